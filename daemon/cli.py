@@ -1,0 +1,277 @@
+"""`tacit`: the command line over the memory store.
+
+Every command takes `--json` for scripts; without it, output is for people.
+Errors that a user can fix (bad input, missing ids, a corrupt or locked
+database, a bad config) print one clear line and exit 1 without changing
+anything.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from pydantic import ValidationError
+
+from tacitd.memory import retrieve
+from tacitd.memory.db import StoreError
+from tacitd.memory.store import Store
+from tacitd.memory.transfer import export_jsonl, export_markdown, import_jsonl
+from tacitd.memory.types import Proposition, SearchFilters
+
+from . import render
+from .config import ConfigError, Settings, load_settings
+from .timespec import parse_when
+
+
+class When(click.ParamType):
+    name = "when"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        try:
+            return parse_when(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class TacitGroup(click.Group):
+    """Turns the errors a user can act on into one line and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (StoreError, ConfigError) as exc:
+            raise click.ClickException(str(exc)) from exc
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(x) for x in err["loc"])
+            raise click.ClickException(f"invalid {where}: {err['msg']}") from exc
+
+
+class App:
+    """Per-invocation state: settings, and the store opened on first use."""
+
+    def __init__(self, config_path: Path | None, data_dir: Path | None):
+        self._config_path = config_path
+        self._data_dir = data_dir
+        self._settings: Settings | None = None
+        self._store: Store | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self._config_path, data_dir=self._data_dir)
+        return self._settings
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store(self.settings.db_path)
+            click.get_current_context().call_on_close(self._store.close)
+        return self._store
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+def json_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")(fn)
+
+
+def emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+@click.group(cls=TacitGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Where the database lives (default: the platform data dir; env TACIT_DATA_DIR).")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Config file (default: the platform config dir's tacit/config.toml; env TACIT_CONFIG).")
+@click.version_option(package_name="tacitd", prog_name="tacit")
+@click.pass_context
+def cli(ctx: click.Context, data_dir: Path | None, config_path: Path | None) -> None:
+    """tacit: an on-device memory of what you work on, for your assistants.
+
+    It stores confidence-weighted statements about you (propositions), with
+    the observations behind them, in a local SQLite file, and finds them again
+    with hybrid full-text + vector search. Nothing leaves the machine.
+    """
+    ctx.obj = App(config_path, data_dir)
+
+
+@cli.command()
+@click.argument("text")
+@click.option("--confidence", type=click.FloatRange(0, 1), default=1.0, show_default=True,
+              help="How sure you are, 0–1.")
+@click.option("--half-life", "half_life", type=click.FloatRange(min=0, min_open=True), default=180.0,
+              show_default=True, help="Days until it counts half as much in retrieval.")
+@click.option("--reasoning", default="", help="Why this is true.")
+@json_option
+@pass_app
+def add(app: App, text: str, confidence: float, half_life: float, reasoning: str, as_json: bool) -> None:
+    """Remember TEXT as a statement you make about yourself."""
+    p = app.store.add_proposition(
+        Proposition(text=text, confidence=confidence, half_life_days=half_life, reasoning=reasoning,
+                    source="user")
+    )
+    if as_json:
+        emit_json(p.model_dump(mode="json"))
+    else:
+        render.console.print(f"Remembered #{p.id}: {p.text}")
+
+
+def _filters(since: datetime | None, until: datetime | None, min_confidence: float,
+             status: tuple[str, ...], source: tuple[str, ...], app_name: str | None) -> SearchFilters:
+    return SearchFilters(since=since, until=until, min_confidence=min_confidence,
+                         status=status or ("current",), source=source or None, app=app_name)
+
+
+STATUS = click.Choice(["current", "superseded", "rejected"])
+SOURCE = click.Choice(["llm", "stats", "user"])
+
+
+@cli.command()
+@click.argument("text")
+@click.option("--limit", type=click.IntRange(1, 200), default=10, show_default=True)
+@click.option("--since", type=When(), help="Only those supported since then (30m, 2d, 2026-01-31).")
+@click.option("--until", type=When(), help="Only those last supported before then.")
+@click.option("--min-confidence", type=click.FloatRange(0, 1), default=0.0, show_default=True)
+@click.option("--status", type=STATUS, multiple=True, help="Repeatable. Default: current.")
+@click.option("--source", type=SOURCE, multiple=True, help="Repeatable. Default: any.")
+@click.option("--app", "app_name", help="Only those with evidence from this app.")
+@click.option("--floor", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Drop results scoring below this.")
+@json_option
+@pass_app
+def query(app: App, text: str, limit: int, since: datetime | None, until: datetime | None,
+          min_confidence: float, status: tuple[str, ...], source: tuple[str, ...],
+          app_name: str | None, floor: float, as_json: bool) -> None:
+    """Search memory for TEXT; each result says why it matched."""
+    results = retrieve.search(
+        app.store, text, limit=limit, floor=floor, params=app.settings.retrieval,
+        filters=_filters(since, until, min_confidence, status, source, app_name),
+    )
+    if as_json:
+        emit_json({"query": text, "results": [h.model_dump(mode="json") for h in results]})
+    else:
+        render.hits(results, text)
+
+
+@cli.command()
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@click.option("--status", type=STATUS, multiple=True, help="Repeatable. Default: current.")
+@json_option
+@pass_app
+def recent(app: App, limit: int, status: tuple[str, ...], as_json: bool) -> None:
+    """The propositions most recently learned, supported or changed."""
+    items = app.store.recent(limit, SearchFilters(status=status or ("current",)))
+    if as_json:
+        emit_json([p.model_dump(mode="json") for p in items])
+    else:
+        render.propositions(items, "Recent")
+
+
+@cli.command()
+@click.argument("proposition_id", type=int)
+@json_option
+@pass_app
+def show(app: App, proposition_id: int, as_json: bool) -> None:
+    """One proposition with its version history, evidence and feedback."""
+    store = app.store
+    p = store.get(proposition_id)
+    history, evidence = store.history(proposition_id), store.evidence_for(proposition_id)
+    feedback = store.feedback_for(proposition_id)
+    if as_json:
+        emit_json({
+            "proposition": p.model_dump(mode="json"),
+            "history": [h.model_dump(mode="json") for h in history],
+            "evidence": [o.model_dump(mode="json") for o in evidence],
+            "feedback": [f.model_dump(mode="json") for f in feedback],
+        })
+    else:
+        render.show(p, history, evidence, feedback)
+
+
+def _verdict(name: str, help_text: str) -> None:
+    @cli.command(name=name, help=help_text)
+    @click.argument("proposition_id", type=int)
+    @click.option("--note", default="", help="Optional note kept with the feedback.")
+    @json_option
+    @pass_app
+    def command(app: App, proposition_id: int, note: str, as_json: bool) -> None:
+        p = getattr(app.store, name)(proposition_id, note)
+        if as_json:
+            emit_json(p.model_dump(mode="json"))
+        else:
+            render.console.print(f"{name.capitalize()}ed #{p.id}: {p.text} "
+                                 f"(confidence {p.confidence:.2f}, {p.status})")
+
+
+_verdict("confirm", "Mark a proposition true: its confidence becomes 1.")
+_verdict("reject", "Mark a proposition false. It is kept so the claim is not proposed again.")
+
+
+@cli.command()
+@click.argument("proposition_id", type=int, required=False)
+@click.option("--since", type=When(), help="Forget everything learned or seen since then (e.g. 1h).")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@json_option
+@pass_app
+def forget(app: App, proposition_id: int | None, since: datetime | None, yes: bool, as_json: bool) -> None:
+    """Delete for real: a proposition (all versions, and its evidence), or all since a time."""
+    if (proposition_id is None) == (since is None):
+        raise click.UsageError("give either a proposition ID or --since, not both")
+    what = f"proposition #{proposition_id} and its evidence" if since is None else f"everything since {since:%Y-%m-%d %H:%M} UTC"
+    if not yes and sys.stdin.isatty():
+        click.confirm(f"Permanently delete {what}?", abort=True)
+    store = app.store
+    report = store.forget(proposition_id) if since is None else store.forget_since(since)
+    if as_json:
+        emit_json({"forgotten": {"propositions": report.propositions, "observations": report.observations}})
+    else:
+        render.console.print(f"Forgot {report.propositions} proposition version(s) and "
+                             f"{report.observations} observation(s).")
+
+
+@cli.command(name="export")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "markdown"]), default="jsonl", show_default=True)
+@click.option("-o", "--output", type=click.File("w", encoding="utf-8"), default="-",
+              help="File to write (default: stdout).")
+@pass_app
+def export_(app: App, fmt: str, output: Any) -> None:
+    """Write everything tacit knows: JSONL (lossless, for `tacit import`) or Markdown (to read)."""
+    for chunk in (export_jsonl if fmt == "jsonl" else export_markdown)(app.store):
+        output.write(chunk)
+
+
+@cli.command(name="import")
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+@json_option
+@pass_app
+def import_(app: App, file: Any, as_json: bool) -> None:
+    """Load a JSONL export. All or nothing: a bad line changes nothing."""
+    counts = import_jsonl(app.store, file)
+    if as_json:
+        emit_json({"imported": counts})
+    else:
+        render.console.print("Imported " + ", ".join(f"{n} {k}" for k, n in counts.items() if n))
+
+
+@cli.command()
+@pass_app
+def walkthrough(app: App) -> None:
+    """A guided tour of the store and hybrid retrieval on sample data."""
+    from .walkthrough import run
+
+    run(app.store)
+
+
+def main() -> None:
+    cli(prog_name="tacit")

@@ -1,0 +1,83 @@
+"""Settings: one optional TOML file, `TACIT_*` environment overrides, safe defaults.
+
+Precedence, highest first: environment (`TACIT_DATA_DIR`,
+`TACIT_RETRIEVAL__MMR_LAMBDA`, ...), then the file, then the defaults. The
+file lives in the platform config dir (platformdirs) unless `TACIT_CONFIG`
+or `--config` names another. No file at all is a valid setup.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from tacitd.memory.retrieve import RetrievalParams
+
+APP = "tacit"
+
+
+class ConfigError(Exception):
+    """A config file or override that cannot be used; says which key and where."""
+
+
+def default_config_path() -> Path:
+    return Path(os.environ.get("TACIT_CONFIG") or platformdirs.user_config_path(APP) / "config.toml")
+
+
+class StoreSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    filename: str = Field(default="tacit.db", pattern=r"^[^/\\]+$")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="TACIT_", env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    data_dir: Path = Field(default_factory=lambda: platformdirs.user_data_path(APP))
+    store: StoreSettings = StoreSettings()
+    retrieval: RetrievalParams = RetrievalParams()
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):  # type: ignore[no-untyped-def]
+        # The file's values arrive as init kwargs; the environment overrides them.
+        return (env_settings, init_settings)
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir.expanduser() / self.store.filename
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        return {}
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from exc
+
+
+def load_settings(config_path: Path | None = None, **overrides: Any) -> Settings:
+    """Settings from file + environment; `overrides` (e.g. from CLI flags) win over both."""
+    path = config_path or default_config_path()
+    data = _read_toml(path)
+    try:
+        settings = Settings(**data)
+        return settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(
+            f"{path}: invalid setting(s) — {problems} (environment TACIT_* values are checked too)"
+        ) from exc

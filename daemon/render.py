@@ -1,0 +1,63 @@
+"""Human-readable terminal output for the CLI (the --json path bypasses this)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from rich.console import Console
+from rich.table import Table
+
+from tacitd.memory.retrieve import Hit
+from tacitd.memory.types import Feedback, Observation, Proposition
+
+console = Console()
+
+
+def _when(value: datetime | None) -> str:
+    return f"{value:%Y-%m-%d %H:%M}" if value else "—"
+
+
+def propositions(items: Sequence[Proposition], title: str) -> None:
+    if not items:
+        console.print(f"[dim]{title}: nothing yet.[/dim]")
+        return
+    table = Table(title=title, show_lines=False)
+    for column in ("id", "proposition", "conf", "source", "status", "updated"):
+        table.add_column(column, overflow="fold")
+    for p in items:
+        table.add_row(str(p.id), p.text, f"{p.confidence:.2f}", p.source, p.status, _when(p.updated_at))
+    console.print(table)
+
+
+def hits(items: Sequence[Hit], query: str) -> None:
+    if not items:
+        console.print(f"[dim]No memory matches {query!r}.[/dim]")
+        return
+    for rank, hit in enumerate(items, start=1):
+        p = hit.proposition
+        console.print(f"[bold]{rank}. {p.text}[/bold]  [dim]#{p.id} score {hit.score:.3f}[/dim]")
+        for line in hit.why:
+            console.print(f"   [cyan]·[/cyan] {line}")
+        for snippet in hit.evidence:
+            console.print(f"   [dim]↳ {snippet}[/dim]")
+
+
+def show(p: Proposition, history: Sequence[Proposition], evidence: Sequence[Observation],
+         feedback: Sequence[Feedback]) -> None:
+    console.print(f"[bold]#{p.id}[/bold] {p.text}")
+    console.print(
+        f"confidence {p.confidence:.2f} · {p.source} · {p.status} · v{p.version} · "
+        f"half-life {p.half_life_days:g} d · valid {_when(p.valid_from)} → {_when(p.valid_to)}"
+    )
+    if p.reasoning:
+        console.print(f"[dim]why:[/dim] {p.reasoning}")
+    if len(history) > 1:
+        propositions(history, "Versions")
+    for fb in feedback:
+        console.print(f"[magenta]{fb.kind}[/magenta] {_when(fb.created_at)} {fb.note}")
+    if evidence:
+        console.print("[bold]Evidence[/bold]")
+        for o in evidence:
+            console.print(f"  {_when(o.captured_at)} [{o.observer}] {o.app or ''} {o.window_title or ''}: "
+                          f"{o.text[:200]}")

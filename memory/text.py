@@ -1,0 +1,29 @@
+"""Tokenising for search: one place that decides what a query word is."""
+
+from __future__ import annotations
+
+STOPWORDS = frozenset(
+    "a about all am an and any are as at be been but by can could did do does doing for from had "
+    "has have having he her him his how i if in into is it its me my no not of on or our she so "
+    "some than that the their them then there these they this those to up us was we were what "
+    "when where which while who whom why will with would you your".split()
+)
+
+
+def words(text: str) -> list[str]:
+    """Lower-case alphanumeric runs, in order, duplicates kept."""
+    return "".join(c if c.isalnum() else " " for c in text.lower()).split()
+
+
+def stem(word: str) -> str:
+    """A crude suffix strip, close enough to FTS5's porter tokenizer for explanations."""
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def content_terms(text: str) -> list[str]:
+    """Query words worth matching: no stopwords, no repeats. Falls back to all words."""
+    all_words = list(dict.fromkeys(words(text)))
+    return [w for w in all_words if w not in STOPWORDS] or all_words
