@@ -59,17 +59,17 @@ def _load_vec(conn: sqlite3.Connection) -> None:
             conn.enable_load_extension(False)
 
 
-def connect(path: Path) -> sqlite_utils.Database:
+def connect(path: Path, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> sqlite_utils.Database:
     """Open (creating if needed) the database with WAL, secure delete and sqlite-vec."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with translate_errors(path):
         conn = sqlite3.connect(
-            str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+            str(path), timeout=busy_timeout_ms / 1000, isolation_level=None, check_same_thread=False
         )
         try:
             _load_vec(conn)
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
             # Reading the header first turns "not a database" into a clear error
             # before any pragma tries to write.
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()

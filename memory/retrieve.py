@@ -29,8 +29,10 @@ class RetrievalParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    candidates: int = Field(default=50, ge=1, le=500, description="per signal")
-    vector_oversample: int = Field(default=8, ge=1, le=64)
+    candidates: int = Field(default=40, ge=1, le=500, description="per signal")
+    vector_oversample: int = Field(
+        default=3, ge=1, le=64, description="binary-KNN candidates per vector candidate kept"
+    )
     rrf_k: int = Field(default=60, ge=1)
     bm25_weight: float = Field(default=1.0, ge=0)
     vector_weight: float = Field(default=1.0, ge=0)
@@ -73,24 +75,19 @@ def search(
     filters = filters or SearchFilters()
     now = now or utcnow()
     bm25 = store.text_candidates(text, params.candidates, filters)
-    vector = _vector_candidates(store, embedding, filters, params)
-    props = store.get_many(list(dict.fromkeys(bm25 + [pid for pid, _ in vector])), filters)
+    raw_vector = (
+        store.vector_candidates(embedding, params.candidates, params.vector_oversample)
+        if embedding is not None
+        else []
+    )
+    props = store.get_many(list(dict.fromkeys(bm25 + [pid for pid, _ in raw_vector])), filters)
+    vector = [(pid, sim) for pid, sim in raw_vector if pid in props]
     hits = _score(props, bm25, vector, text, params, now, use_vector=embedding is not None)
     hits = [h for h in hits if h.score >= floor]
     chosen = _mmr(store, hits, limit, params.mmr_lambda)
     for hit in chosen:
         hit.evidence = [_snippet(o) for o in store.evidence_for(hit.proposition.id, params.evidence_snippets)]
     return chosen
-
-
-def _vector_candidates(
-    store: Store, embedding: np.ndarray | None, filters: SearchFilters, params: RetrievalParams
-) -> list[tuple[int, float]]:
-    if embedding is None or store.vector_index() is None:
-        return []
-    raw = store.vector_candidates(embedding, params.candidates * 2, params.vector_oversample)
-    allowed = store.get_many([pid for pid, _ in raw], filters)
-    return [(pid, sim) for pid, sim in raw if pid in allowed][: params.candidates]
 
 
 def _score(
@@ -150,30 +147,43 @@ def _why(parts: ScoreParts, matched: set[str], n_terms: int, p: Proposition, now
 
 def _mmr(store: Store, hits: list[Hit], limit: int, lam: float) -> list[Hit]:
     """Maximal marginal relevance: trade a little score for less repetition."""
-    if len(hits) <= 1 or lam >= 1.0:
-        return hits[:limit]
-    ids = [h.proposition.id for h in hits]
+    pool = hits[: max(3 * limit, 30)]
+    if len(pool) <= 1 or lam >= 1.0:
+        return pool[:limit]
+    sim = _similarities(store, pool)
+    rel = np.array([h.score for h in pool]) / (pool[0].score or 1.0)
+    chosen = [0]
+    max_sim = sim[0].copy()
+    open_ = np.ones(len(pool), dtype=bool)
+    open_[0] = False
+    while len(chosen) < min(limit, len(pool)):
+        gain = np.where(open_, lam * rel - (1 - lam) * max_sim, -np.inf)
+        j = int(np.argmax(gain))
+        chosen.append(j)
+        open_[j] = False
+        max_sim = np.maximum(max_sim, sim[j])
+    return [pool[i] for i in chosen]
+
+
+def _similarities(store: Store, pool: list[Hit]) -> np.ndarray:
+    """Cosine between stored vectors; word-set Jaccard where a vector is missing."""
+    ids = [h.proposition.id for h in pool]
     vectors = store.embeddings(ids)
-    bags = {h.proposition.id: set(words(h.proposition.text)) for h in hits}
-    top = hits[0].score or 1.0
-
-    def similarity(a: int, b: int) -> float:
-        if a in vectors and b in vectors:
-            return float(np.dot(vectors[a], vectors[b]))
-        union = bags[a] | bags[b]
-        return len(bags[a] & bags[b]) / len(union) if union else 0.0
-
-    chosen: list[Hit] = []
-    pool = list(hits)
-    while pool and len(chosen) < limit:
-        best = max(
-            pool,
-            key=lambda h: lam * h.score / top
-            - (1 - lam) * max((similarity(h.proposition.id, c.proposition.id) for c in chosen), default=0.0),
-        )
-        chosen.append(best)
-        pool.remove(best)
-    return chosen
+    if len(vectors) == len(ids):
+        matrix = np.stack([vectors[i] for i in ids])
+        return matrix @ matrix.T
+    bags = [set(words(h.proposition.text)) for h in pool]
+    n = len(pool)
+    sim = np.zeros((n, n))
+    for a in range(n):
+        for b in range(a + 1, n):
+            if ids[a] in vectors and ids[b] in vectors:
+                value = float(vectors[ids[a]] @ vectors[ids[b]])
+            else:
+                union = bags[a] | bags[b]
+                value = len(bags[a] & bags[b]) / len(union) if union else 0.0
+            sim[a, b] = sim[b, a] = value
+    return sim
 
 
 def _snippet(o: Observation, width: int = 160) -> str:

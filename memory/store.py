@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .db import NotFound, StoreError, connect, translate_errors
+from .db import BUSY_TIMEOUT_MS, NotFound, StoreError, connect, translate_errors
 from .schema import migrate
 from .text import content_terms
 from .types import EvidenceLink, Feedback, Observation, Proposition, SearchFilters, utcnow
@@ -69,10 +69,10 @@ def _observation_from_row(row: dict[str, Any]) -> Observation:
 class Store:
     """One tacit database file. Cheap to open; not shared across threads without a lock."""
 
-    def __init__(self, path: Path | str):
+    def __init__(self, path: Path | str, busy_timeout_ms: int = BUSY_TIMEOUT_MS):
         self.path = Path(path)
         self._vector_meta: tuple[str, int] | tuple[()] | None = None
-        self.db = connect(self.path)
+        self.db = connect(self.path, busy_timeout_ms)
         try:
             with translate_errors(self.path):
                 migrate(self.db)
@@ -161,12 +161,22 @@ class Store:
         embedding: Sequence[float] | np.ndarray | None = None,
     ) -> Proposition:
         """Store a new proposition (version 1 of its own revision group)."""
+        return self.get(self.add_propositions([(proposition, evidence, embedding)])[0])
+
+    def add_propositions(
+        self,
+        items: Iterable[tuple[Proposition, Iterable[int], Sequence[float] | np.ndarray | None]],
+    ) -> list[int]:
+        """Bulk form of add_proposition, in one transaction; returns the new ids."""
+        ids = []
         with self.transaction():
-            new_id = self._insert_proposition(proposition)
-            self._link(new_id, evidence, proposition.created_at)
-            if embedding is not None:
-                self._store_vector(new_id, embedding, index=proposition.status != "superseded")
-        return self.get(new_id)
+            for proposition, evidence, embedding in items:
+                new_id = self._insert_proposition(proposition)
+                self._link(new_id, evidence, proposition.created_at)
+                if embedding is not None:
+                    self._store_vector(new_id, embedding, index=proposition.status != "superseded")
+                ids.append(new_id)
+        return ids
 
     def get(self, proposition_id: int) -> Proposition:
         rows = self._rows("SELECT * FROM propositions WHERE id = ?", [proposition_id])
@@ -492,7 +502,9 @@ class Store:
             return []
         where, params = filter_sql(filters)
         rows = self._rows(
-            "SELECT p.id FROM propositions_fts f JOIN propositions p ON p.id = f.rowid "
+            # CROSS JOIN pins the FTS match as the outer loop; otherwise SQLite
+            # may walk `propositions` by index and probe FTS once per row.
+            "SELECT p.id FROM propositions_fts f CROSS JOIN propositions p ON p.id = f.rowid "
             f"WHERE propositions_fts MATCH ? AND {where} "
             "ORDER BY bm25(propositions_fts, 1.0, 0.3) LIMIT ?",
             [match, *params, k],

@@ -24,6 +24,9 @@ def stem(word: str) -> str:
 
 
 def content_terms(text: str) -> list[str]:
-    """Query words worth matching: no stopwords, no repeats. Falls back to all words."""
-    all_words = list(dict.fromkeys(words(text)))
-    return [w for w in all_words if w not in STOPWORDS] or all_words
+    """Query words worth matching: no stopwords, no repeats.
+
+    A query of stopwords alone ("and at") has no terms: matching it would rank
+    every row by noise, at the cost of a full index walk.
+    """
+    return [w for w in dict.fromkeys(words(text)) if w not in STOPWORDS]

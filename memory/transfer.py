@@ -32,21 +32,21 @@ class ImportError_(StoreError):
 def export_records(store: Store) -> Iterator[dict[str, Any]]:
     index = store.vector_index()
     yield {
-        "kind": "header",
+        "type": "header",
         "format": FORMAT,
         "schema_version": SCHEMA_VERSION,
         "vector_index": {"embedder": index[0], "dim": index[1]} if index else None,
     }
     for row in store.db.query("SELECT id FROM observations ORDER BY id"):
-        yield {"kind": "observation", **store.get_observation(row["id"]).model_dump(mode="json")}
+        yield {"type": "observation", **store.get_observation(row["id"]).model_dump(mode="json")}
     for row in store.db.query("SELECT * FROM propositions ORDER BY id"):
-        yield {"kind": "proposition", **Proposition.model_validate(row).model_dump(mode="json")}
+        yield {"type": "proposition", **Proposition.model_validate(row).model_dump(mode="json")}
     for link in store.evidence_links():
-        yield {"kind": "evidence", **link.model_dump(mode="json")}
+        yield {"type": "evidence", **link.model_dump(mode="json")}
     for row in store.db.query("SELECT * FROM feedback ORDER BY id"):
-        yield {"kind": "feedback", **Feedback.model_validate(row).model_dump(mode="json")}
+        yield {"type": "feedback", **Feedback.model_validate(row).model_dump(mode="json")}
     for row in store.db.query("SELECT id, embedding FROM proposition_embeddings ORDER BY id"):
-        yield {"kind": "embedding", "id": row["id"], "f32": base64.b64encode(row["embedding"]).decode()}
+        yield {"type": "embedding", "id": row["id"], "f32": base64.b64encode(row["embedding"]).decode()}
 
 
 def export_jsonl(store: Store) -> Iterator[str]:
@@ -82,7 +82,7 @@ def import_jsonl(store: Store, lines: Iterable[str]) -> dict[str, int]:
                 continue
             try:
                 record = json.loads(line)
-                kind = record.pop("kind")
+                kind = record.pop("type")
                 added = _import_record(store, kind, record)
             except (ValueError, KeyError, TypeError, ValidationError) as exc:
                 raise ImportError_(f"line {number}: {_short(exc)}; nothing was imported") from exc
