@@ -1,1 +1,1 @@
-"""placeholder"""
+"""The daemon: pipeline, CLI, config; it wires observers, models and memory together."""

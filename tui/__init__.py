@@ -1,1 +1,1 @@
-"""placeholder"""
+"""The Textual terminal UI. It talks to the daemon only through tacitd.daemon.client."""

@@ -1,0 +1,107 @@
+"""The `tacit` command as a user runs it: the installed console script, a real data dir."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TACIT = Path(sys.executable).with_name("tacit")
+
+
+@pytest.fixture
+def tacit(tmp_path):
+    env = {**os.environ, "TACIT_DATA_DIR": str(tmp_path / "data"), "TACIT_CONFIG": str(tmp_path / "none.toml")}
+
+    def run(*args: str, ok: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess:
+        result = subprocess.run([str(TACIT), *args], env=env, capture_output=True, text=True, input=stdin,
+                                timeout=60)
+        assert (result.returncode == 0) == ok, result.stderr + result.stdout
+        return result
+
+    def run_json(*args: str):
+        return json.loads(run(*args, "--json").stdout)
+
+    run.json = run_json
+    run.data = tmp_path / "data"
+    return run
+
+
+def test_add_then_query_returns_it_with_score_parts(tacit):
+    added = tacit.json("add", "Sam prefers dark mode")
+    assert added["source"] == "user" and added["confidence"] == 1.0
+    tacit("add", "Sam cycles to work")
+    result = tacit.json("query", "dark mode")
+    assert [r["proposition"]["id"] for r in result["results"]] == [added["id"]]
+    parts = result["results"][0]["parts"]
+    assert set(parts) >= {"bm25_rank", "vector_rank", "recency", "confidence", "relevance"}
+    assert parts["bm25_rank"] == 1 and result["results"][0]["why"]
+
+
+def test_show_confirm_reject_recent(tacit):
+    a = tacit.json("add", "Sam drinks espresso", "--confidence", "0.4")
+    b = tacit.json("add", "Sam owns a cat", "--confidence", "0.4")
+    assert tacit.json("confirm", str(a["id"]))["confidence"] == 1.0
+    assert tacit.json("reject", str(b["id"]), "--note", "a dog")["status"] == "rejected"
+    shown = tacit.json("show", str(b["id"]))
+    assert shown["feedback"][0]["kind"] == "reject" and shown["feedback"][0]["note"] == "a dog"
+    assert [p["id"] for p in tacit.json("recent")] == [a["id"]]
+    assert "Sam drinks espresso" in tacit("recent").stdout
+
+
+def test_forget_by_id_and_since(tacit):
+    a = tacit.json("add", "Sam collects stamps")
+    assert tacit.json("forget", str(a["id"]))["forgotten"]["propositions"] == 1
+    tacit("add", "Sam plays the cello")
+    assert tacit.json("forget", "--since", "1h")["forgotten"]["propositions"] == 1
+    assert tacit.json("recent") == []
+
+
+def test_export_import_round_trip(tacit, tmp_path):
+    tacit("add", "Sam hikes in the Alps", "--half-life", "365")
+    tacit("add", "Sam is learning Go", "--reasoning", "go.dev tabs")
+    dump = tacit("export").stdout
+    md = tacit("export", "--format", "markdown").stdout
+    assert "Sam hikes in the Alps" in md
+    other = tmp_path / "other"
+    env = {**os.environ, "TACIT_DATA_DIR": str(other), "TACIT_CONFIG": str(tmp_path / "none.toml")}
+    subprocess.run([str(TACIT), "import", "-"], input=dump, env=env, check=True, capture_output=True, text=True)
+    again = subprocess.run([str(TACIT), "export"], env=env, check=True, capture_output=True, text=True).stdout
+    assert again == dump
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("show", "42"), "no proposition with id 42"),
+        (("add", "x", "--confidence", "1.7"), "1.7 is not in the range"),
+        (("add", "   "), "invalid text"),
+        (("query", "x", "--since", "yesterday-ish"), "cannot read time"),
+        (("forget",), "give either a proposition ID or --since"),
+    ],
+)
+def test_bad_input_gets_one_clear_line_and_changes_nothing(tacit, args, message):
+    result = tacit(*args, ok=False)
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert tacit.json("recent") == []
+
+
+def test_corrupt_database_is_reported_not_overwritten(tacit):
+    tacit.data.mkdir(parents=True)
+    db = tacit.data / "tacit.db"
+    db.write_bytes(b"garbage" * 1000)
+    result = tacit("recent", ok=False)
+    assert "unreadable" in result.stderr and "tacit import" in result.stderr
+    assert db.read_bytes() == b"garbage" * 1000
+
+
+def test_help_explains_commands(tacit):
+    out = tacit("--help").stdout
+    for command in ("add", "query", "recent", "show", "confirm", "reject", "forget", "export", "import"):
+        assert command in out
+    assert "--since" in tacit("query", "--help").stdout
