@@ -23,6 +23,7 @@ from tacitd.memory.db import StoreError
 from tacitd.memory.store import Store
 from tacitd.memory.transfer import export_jsonl, export_markdown, import_jsonl
 from tacitd.memory.types import Proposition, SearchFilters
+from tacitd.models.errors import ModelError
 
 from . import render
 from .config import ConfigError, Settings, load_settings
@@ -47,7 +48,7 @@ class TacitGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (StoreError, ConfigError) as exc:
+        except (StoreError, ConfigError, ModelError) as exc:
             raise click.ClickException(str(exc)) from exc
         except ValidationError as exc:
             err = exc.errors()[0]
@@ -274,4 +275,6 @@ def walkthrough(app: App) -> None:
 
 
 def main() -> None:
+    from . import cli_models  # noqa: F401  (registers `models` and `doctor`)
+
     cli(prog_name="tacit")

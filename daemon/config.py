@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -36,6 +36,23 @@ class StoreSettings(BaseModel):
     filename: str = Field(default="tacit.db", pattern=r"^[^/\\]+$")
 
 
+class ModelSettings(BaseModel):
+    """Which models to use. `llm` and `embedder` take a preset name or a GGUF path."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    backend: Literal["llama_cpp", "openai"] = "llama_cpp"
+    llm: str = "qwen2.5-coder-1.5b-instruct"
+    embedder: str = "all-minilm-l6-v2"
+    cache_dir: Path = Field(default_factory=lambda: platformdirs.user_cache_path(APP) / "models")
+    n_ctx: int = Field(default=4096, ge=512, le=131072)
+    n_threads: int | None = Field(default=None, ge=1, description="default: physical cores")
+    n_gpu_layers: int | None = Field(default=None, description="default: all when the build can offload")
+    openai_base_url: str = "http://127.0.0.1:8080/v1"
+    openai_model: str = "default"
+    openai_api_key_env: str = "TACIT_OPENAI_API_KEY"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="TACIT_", env_nested_delimiter="__", extra="forbid", validate_default=True
@@ -44,6 +61,7 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=lambda: platformdirs.user_data_path(APP))
     store: StoreSettings = StoreSettings()
     retrieval: RetrievalParams = RetrievalParams()
+    models: ModelSettings = ModelSettings()
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):  # type: ignore[no-untyped-def]

@@ -424,6 +424,15 @@ class Store:
             )
         self._vector_meta = (embedder, dim)
 
+    def reset_vector_index(self, embedder: str, dim: int) -> None:
+        """Drop every stored vector and start an empty index for another embedder."""
+        with self.transaction():
+            self.db.execute("DROP TABLE IF EXISTS proposition_vec")
+            self.db.execute("DELETE FROM proposition_embeddings")
+            self.db.execute("DELETE FROM meta WHERE key IN ('embedder', 'embedding_dim')")
+            self._vector_meta = ()
+            self.ensure_vector_index(embedder, dim)
+
     def _as_vector(self, embedding: Sequence[float] | np.ndarray) -> np.ndarray:
         index = self.vector_index()
         if index is None:

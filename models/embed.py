@@ -1,0 +1,80 @@
+"""Sentence embeddings through llama.cpp: `embed(texts) -> (n, d)` float32, L2-normalised."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from .errors import ModelError, ModelMissing
+from .hardware import gpu_offload_supported, physical_cores
+
+
+class Embedder(Protocol):
+    name: str
+
+    @property
+    def dim(self) -> int: ...
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+class LlamaCppEmbedder:
+    """A GGUF encoder (or a decoder with mean pooling), loaded on first use, calls serialised."""
+
+    def __init__(self, path: Path | str, *, name: str | None = None, batch_size: int = 32, n_ctx: int = 512,
+                 mean_pooling: bool = False, fix_hint: str = "tacit models list"):
+        self.path = Path(path).expanduser()
+        self.name = name or self.path.stem
+        self.batch_size = batch_size
+        self.n_ctx = n_ctx
+        self.mean_pooling = mean_pooling
+        self._fix_hint = fix_hint
+        self._lock = threading.RLock()
+        self._llama: Any = None
+
+    def model(self) -> Any:
+        with self._lock:
+            if self._llama is None:
+                if not self.path.is_file():
+                    raise ModelMissing(self.path, self._fix_hint)
+                import llama_cpp
+
+                extra = {"pooling_type": llama_cpp.LLAMA_POOLING_TYPE_MEAN} if self.mean_pooling else {}
+                try:
+                    self._llama = llama_cpp.Llama(
+                        model_path=str(self.path), embedding=True, n_ctx=self.n_ctx, n_batch=self.n_ctx,
+                        n_ubatch=self.n_ctx, n_threads=physical_cores(),
+                        n_gpu_layers=-1 if gpu_offload_supported() else 0, verbose=False, **extra,
+                    )
+                except ValueError as exc:
+                    raise ModelError(f"llama.cpp could not load {self.path}: {exc}") from exc
+            return self._llama
+
+    @property
+    def dim(self) -> int:
+        return int(self.model().n_embd())
+
+    def _fit(self, text: str) -> str:
+        """Cut text to the context window, so one long observation cannot fail a batch."""
+        llama = self.model()
+        tokens = llama.tokenize(text.encode("utf-8"), add_bos=False)
+        if len(tokens) <= self.n_ctx - 2:
+            return text
+        return llama.detokenize(tokens[: self.n_ctx - 2]).decode("utf-8", errors="ignore")
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        rows = []
+        with self._lock:
+            llama = self.model()
+            for start in range(0, len(texts), self.batch_size):
+                batch = [self._fit(t) or " " for t in texts[start : start + self.batch_size]]
+                rows.extend(llama.embed(batch))
+        matrix = np.asarray(rows, dtype=np.float32)
+        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+        return matrix / np.where(norms == 0, 1, norms)
