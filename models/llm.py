@@ -5,7 +5,8 @@ constrained by the JSON schema (llama.cpp grammar locally, `response_format`
 remotely), so even a tiny model emits parseable JSON. The grammar enforces
 types, enums, required keys, string min/maxLength and array min/maxItems; it
 does not enforce numeric minimum/maximum (llama-cpp-python's converter leaves
-them out), so pydantic validates everything afterwards. A failure is retried
+them out), so `grammar.grammar_schema` turns small bounded ranges into enums
+and pydantic validates everything afterwards. A failure is retried
 once with the validation error shown to the model; a second failure raises
 SchemaError carrying the raw output and the prompt, for quarantine.
 """
@@ -23,6 +24,7 @@ from typing import Any, Protocol, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from .errors import ModelError, ModelMissing, SchemaError
+from .grammar import grammar_schema
 from .hardware import gpu_offload_supported, physical_cores
 
 T = TypeVar("T", bound=BaseModel)
@@ -149,18 +151,19 @@ class LlamaCppLLM(_SchemaLLM):
         from llama_cpp import LlamaGrammar
 
         llama = self.model()
-        grammar = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
-        temperature = 0.0 if attempt == 0 else 0.4
+        grammar = LlamaGrammar.from_json_schema(json.dumps(grammar_schema(schema)), verbose=False)
+        # The retry samples a little and penalises repeats: small models fail by looping.
+        sampling = {"temperature": 0.0 if attempt == 0 else 0.4, "repeat_penalty": 1.1 if attempt == 0 else 1.3}
         chat = self.has_chat_template
         start = time.perf_counter()
         with self._lock:
             if chat:
                 out = llama.create_chat_completion(messages=messages, grammar=grammar, max_tokens=max_tokens,
-                                                   temperature=temperature)
+                                                   **sampling)
                 raw = out["choices"][0]["message"]["content"] or ""
             else:
                 out = llama.create_completion(prompt=completion_prompt(messages), grammar=grammar,
-                                              max_tokens=max_tokens, temperature=temperature)
+                                              max_tokens=max_tokens, **sampling)
                 raw = out["choices"][0]["text"]
         usage = out["usage"]
         return raw, CallStats(usage["prompt_tokens"], usage["completion_tokens"], time.perf_counter() - start)

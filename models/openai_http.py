@@ -40,7 +40,8 @@ class OpenAICompatLLM(_SchemaLLM):
     def _post(self, body: dict[str, Any], schema: dict[str, Any]) -> httpx.Response:
         try:
             response = self._client.post("/chat/completions", json={**body, "response_format": self._response_format(schema)})
-            if response.status_code in (400, 422) and not self._legacy_format:
+            # Older servers reject the json_schema form (llama-cpp-python answers 500).
+            if response.status_code >= 400 and "response_format" in response.text and not self._legacy_format:
                 self._legacy_format = True
                 response = self._client.post("/chat/completions",
                                              json={**body, "response_format": self._response_format(schema)})

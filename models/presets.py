@@ -122,6 +122,7 @@ def pull(preset: Preset, cache_dir: Path, *, endpoint: str | None = None,
             path = Path(hf_hub_download(repo_id=preset.repo, filename=filename, local_dir=cache_dir,
                                         endpoint=endpoint or os.environ.get("HF_ENDPOINT")))
         except Exception as exc:  # huggingface_hub raises many types; the user needs one message
+            _remove_partial_downloads(cache_dir, filename)
             raise ModelError(f"download of {preset.repo}/{filename} failed: {exc}") from exc
         verify(path, preset.sha256 if filename == preset.filename else None)
         paths.append(path)
@@ -140,3 +141,10 @@ def verify(path: Path, sha256: str | None) -> None:
     if problem:
         path.unlink(missing_ok=True)
         raise ModelError(problem + "; removed it, pull again")
+
+
+def _remove_partial_downloads(cache_dir: Path, filename: str) -> None:
+    """huggingface_hub parks partial files under .cache/huggingface; a failed pull leaves none."""
+    (cache_dir / filename).unlink(missing_ok=True)
+    for leftover in (cache_dir / ".cache" / "huggingface").rglob("*.incomplete"):
+        leftover.unlink(missing_ok=True)
