@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import numpy as np
 from pydantic import ValidationError
 
 from tacitd.memory import retrieve
@@ -23,6 +24,7 @@ from tacitd.memory.db import StoreError
 from tacitd.memory.store import Store
 from tacitd.memory.transfer import export_jsonl, export_markdown, import_jsonl
 from tacitd.memory.types import Proposition, SearchFilters
+from tacitd.models.embed import Embedder
 from tacitd.models.errors import ModelError
 
 from . import render
@@ -64,12 +66,40 @@ class App:
         self._data_dir = data_dir
         self._settings: Settings | None = None
         self._store: Store | None = None
+        self._embedder: Embedder | None | bool = False
 
     @property
     def settings(self) -> Settings:
         if self._settings is None:
             self._settings = load_settings(self._config_path, data_dir=self._data_dir)
         return self._settings
+
+    @property
+    def embedder(self) -> Embedder | None:
+        """The configured embedder, or None (BM25 only) with one warning when it is not installed."""
+        if self._embedder is False:
+            from .backends import build_embedder
+
+            try:
+                self._embedder = build_embedder(self.settings.models)
+            except ModelError as exc:
+                click.echo(f"warning: no embedder, using full-text search only ({exc})", err=True)
+                self._embedder = None
+        return self._embedder
+
+    def embed(self, text: str) -> np.ndarray | None:
+        """The text's vector, if it can go into this store's vector index."""
+        embedder = self.embedder
+        if embedder is None:
+            return None
+        index = self.store.vector_index()
+        if index is None:
+            self.store.ensure_vector_index(embedder.name, embedder.dim)
+        elif index != (embedder.name, embedder.dim):
+            click.echo(f"warning: memories are indexed with {index[0]}, not {embedder.name}; "
+                       "run `tacit models reembed`", err=True)
+            return None
+        return embedder.embed([text])[0]
 
     @property
     def store(self) -> Store:
@@ -118,10 +148,8 @@ def cli(ctx: click.Context, data_dir: Path | None, config_path: Path | None) -> 
 @pass_app
 def add(app: App, text: str, confidence: float, half_life: float, reasoning: str, as_json: bool) -> None:
     """Remember TEXT as a statement you make about yourself."""
-    p = app.store.add_proposition(
-        Proposition(text=text, confidence=confidence, half_life_days=half_life, reasoning=reasoning,
-                    source="user")
-    )
+    p = Proposition(text=text, confidence=confidence, half_life_days=half_life, reasoning=reasoning, source="user")
+    p = app.store.add_proposition(p, embedding=app.embed(p.text))
     if as_json:
         emit_json(p.model_dump(mode="json"))
     else:
@@ -156,7 +184,7 @@ def query(app: App, text: str, limit: int, since: datetime | None, until: dateti
           app_name: str | None, floor: float, as_json: bool) -> None:
     """Search memory for TEXT; each result says why it matched."""
     results = retrieve.search(
-        app.store, text, limit=limit, floor=floor, params=app.settings.retrieval,
+        app.store, text, embedding=app.embed(text), limit=limit, floor=floor, params=app.settings.retrieval,
         filters=_filters(since, until, min_confidence, status, source, app_name),
     )
     if as_json:
@@ -262,7 +290,7 @@ def import_(app: App, file: Any, as_json: bool) -> None:
     if as_json:
         emit_json({"imported": counts})
     else:
-        render.console.print("Imported " + ", ".join(f"{n} {k}" for k, n in counts.items() if n))
+        render.console.print("Imported " + (", ".join(f"{n} {k}" for k, n in counts.items() if n) or "nothing"))
 
 
 @cli.command()

@@ -33,6 +33,9 @@ class RetrievalParams(BaseModel):
     vector_oversample: int = Field(
         default=3, ge=1, le=64, description="binary-KNN candidates per vector candidate kept"
     )
+    vector_min_similarity: float = Field(
+        default=0.25, ge=-1, le=1, description="vector candidates below this cosine are noise"
+    )
     rrf_k: int = Field(default=60, ge=1)
     bm25_weight: float = Field(default=1.0, ge=0)
     vector_weight: float = Field(default=1.0, ge=0)
@@ -80,8 +83,11 @@ def search(
         if embedding is not None
         else []
     )
+    bm25_set = set(bm25)
     props = store.get_many(list(dict.fromkeys(bm25 + [pid for pid, _ in raw_vector])), filters)
-    vector = [(pid, sim) for pid, sim in raw_vector if pid in props]
+    vector = [(pid, sim) for pid, sim in raw_vector if pid in props and sim >= params.vector_min_similarity]
+    kept = bm25_set | {pid for pid, _ in vector}
+    props = {pid: p for pid, p in props.items() if pid in kept}
     hits = _score(props, bm25, vector, text, params, now, use_vector=embedding is not None)
     hits = [h for h in hits if h.score >= floor]
     chosen = _mmr(store, hits, limit, params.mmr_lambda)

@@ -441,7 +441,8 @@ class Store:
         norm = float(np.linalg.norm(vec))
         if vec.shape[0] != index[1] or not np.isfinite(norm) or norm == 0:
             raise StoreError(f"embedding must be {index[1]} finite floats, not all zero")
-        return vec / norm
+        # Leave unit vectors bit-for-bit alone, so export → import is exact.
+        return vec if abs(norm - 1.0) < 1e-5 else vec / norm
 
     def _store_vector(self, pid: int, embedding: Sequence[float] | np.ndarray, index: bool = True) -> None:
         vec = self._as_vector(embedding)
