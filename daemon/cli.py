@@ -294,12 +294,13 @@ def import_(app: App, file: Any, as_json: bool) -> None:
 
 
 @cli.command()
+@click.option("--no-llm", is_flag=True, help="Skip the step that runs the local model.")
 @pass_app
-def walkthrough(app: App) -> None:
-    """A guided tour of the store and hybrid retrieval on sample data."""
+def walkthrough(app: App, no_llm: bool) -> None:
+    """A guided tour on sample data, in a throwaway database: store, retrieval, the local model."""
     from .walkthrough import run
 
-    run(app.store)
+    run(None if no_llm else app.settings)
 
 
 def main() -> None:

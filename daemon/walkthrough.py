@@ -16,6 +16,8 @@ from tacitd.memory.store import Store
 from tacitd.memory.types import Observation, Proposition, utcnow
 
 from . import render
+from .config import Settings
+from .propose import propose
 
 SAMPLE_OBSERVATIONS = [
     ("window", "code", "train_lora.py — finetune", "import torch; from peft import LoraConfig"),
@@ -33,8 +35,12 @@ SAMPLE_PROPOSITIONS = [
 ]
 
 
-def run(_store: Store | None = None) -> None:
-    """Runs in its own temporary database so the user's memory is untouched."""
+def run(settings: Settings | None = None) -> None:
+    """Runs in its own temporary database so the user's memory is untouched.
+
+    With `settings`, step 6 has the configured (default: bundled) LLM propose
+    from one sample session; without, the model step is skipped.
+    """
     console = render.console
     with tempfile.TemporaryDirectory(prefix="tacit-walkthrough-") as tmp, Store(Path(tmp) / "tacit.db") as store:
         console.rule("[bold]tacit walkthrough[/bold]: the memory store and hybrid retrieval")
@@ -67,4 +73,21 @@ def run(_store: Store | None = None) -> None:
         for question in ("fine-tuning a language model", "Lisbon trip"):
             console.print(f"\n5. Query: [bold]{question!r}[/bold]")
             render.hits(retrieve.search(store, question, limit=3), question)
+        if settings is not None:
+            _model_step(store, observations[:3], settings)
         console.rule("done — try `tacit add`, `tacit query`, `tacit --help`")
+
+
+def _model_step(store: Store, session: list[Observation], settings: Settings) -> None:
+    from .backends import build_llm
+
+    console = render.console
+    llm = build_llm(settings.models)
+    console.print(f"\n6. The local model ({llm.name}) reads one app session and proposes:")
+    with console.status("thinking (10–30 s on 2 CPU cores)…"):
+        drafts = propose(llm, session, user_name="Sam")
+    stored = store.add_propositions((d, [o.id for o in session], None) for d in drafts)
+    render.propositions([store.get(pid) for pid in stored], "Proposed by the model, with the session as evidence")
+    totals = llm.usage.totals()
+    console.print(f"[dim]{totals['prompt_tokens']} prompt + {totals['completion_tokens']} generated tokens "
+                  f"in {totals['seconds']:.1f} s[/dim]")

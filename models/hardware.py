@@ -36,3 +36,25 @@ def gpu_offload_supported() -> bool:
     except ImportError:
         return False
     return bool(llama_cpp.llama_supports_gpu_offload())
+
+
+_LOG_CALLBACK = None
+
+
+def quiet_llama_logs() -> None:
+    """Let only llama.cpp's errors reach stderr: its warnings otherwise leak into CLI output."""
+    global _LOG_CALLBACK
+    if _LOG_CALLBACK is not None:
+        return
+    import ctypes
+    import sys
+
+    import llama_cpp
+
+    @llama_cpp.llama_log_callback
+    def callback(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+        if level == 3:  # GGML_LOG_LEVEL_ERROR
+            print(text.decode("utf-8", errors="replace"), end="", file=sys.stderr, flush=True)
+
+    _LOG_CALLBACK = callback  # keep a reference: llama.cpp holds only the C pointer
+    llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))

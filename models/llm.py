@@ -25,7 +25,7 @@ from pydantic import BaseModel, ValidationError
 
 from .errors import ModelError, ModelMissing, SchemaError
 from .grammar import grammar_schema
-from .hardware import gpu_offload_supported, physical_cores
+from .hardware import gpu_offload_supported, physical_cores, quiet_llama_logs
 
 T = TypeVar("T", bound=BaseModel)
 Message = dict[str, str]
@@ -135,6 +135,7 @@ class LlamaCppLLM(_SchemaLLM):
                     raise ModelMissing(self.path, self._fix_hint)
                 from llama_cpp import Llama
 
+                quiet_llama_logs()
                 try:
                     self._llama = Llama(model_path=str(self.path), n_ctx=self.n_ctx, n_threads=self.n_threads,
                                         n_gpu_layers=self.n_gpu_layers, seed=self.seed, verbose=False)

@@ -107,3 +107,32 @@ def test_help_explains_commands(tacit):
     for command in ("add", "query", "recent", "show", "confirm", "reject", "forget", "export", "import"):
         assert command in out
     assert "--since" in tacit("query", "--help").stdout
+
+
+def test_walkthrough_without_the_model_shows_history_and_retrieval(tacit):
+    out = tacit("walkthrough", "--no-llm").stdout
+    assert "superseded" in out and "Sam is flying to Lisbon" in out
+    assert "words matched" in out
+    assert tacit.json("recent") == []  # it ran in its own throwaway database
+
+
+def test_doctor_reports_models_offload_and_store(tacit):
+    import llama_cpp
+
+    report = tacit.json("doctor")
+    assert report["llm"]["gpu_offload"] is bool(llama_cpp.llama_supports_gpu_offload())
+    assert report["llm"]["threads"] >= 1 and report["llm"]["n_ctx"] == 4096
+    assert report["embedder"]["dim"] == 384
+    assert report["store"]["sqlite_vec"].startswith("v")
+    assert report["paths"]["data_dir"] == str(tacit.data)
+
+
+def test_doctor_names_a_missing_model_and_its_fix(tacit, monkeypatch, tmp_path):
+    monkeypatch.setenv("TACIT_MODELS__LLM", str(tmp_path / "missing.gguf"))
+    # the fixture copied os.environ at creation; run directly with the override
+    env = {**os.environ, "TACIT_DATA_DIR": str(tacit.data), "TACIT_CONFIG": str(tmp_path / "none.toml")}
+    out = subprocess.run([str(TACIT), "doctor", "--json"], env=env, capture_output=True, text=True, check=True)
+    report = json.loads(out.stdout)
+    assert report["llm"]["ok"] is False
+    assert report["missing"][0]["what"].endswith("missing.gguf")
+    assert "preset" in report["missing"][0]["fix"] or "GGUF" in report["missing"][0]["fix"]
