@@ -152,7 +152,6 @@ def _model_report(spec: str, kind: str, app: App) -> dict[str, Any]:
 def doctor_report(app: App) -> dict[str, Any]:
     cfg = app.settings.models
     import llama_cpp
-    import sqlite_vec
 
     llm = _model_report(cfg.llm, "llm", app) if cfg.backend == "llama_cpp" else {
         "name": cfg.openai_model, "ok": True, "base_url": cfg.openai_base_url}

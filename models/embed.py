@@ -9,8 +9,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .errors import ModelError, ModelMissing
-from .hardware import gpu_offload_supported, physical_cores, quiet_llama_logs
+from .hardware import gpu_offload_supported, load_llama, physical_cores
 
 
 class Embedder(Protocol):
@@ -44,20 +43,14 @@ class LlamaCppEmbedder:
     def model(self) -> Any:
         with self._lock:
             if self._llama is None:
-                if not self.path.is_file():
-                    raise ModelMissing(self.path, self._fix_hint)
                 import llama_cpp
 
-                quiet_llama_logs()
                 extra = {"pooling_type": llama_cpp.LLAMA_POOLING_TYPE_MEAN} if self.mean_pooling else {}
-                try:
-                    self._llama = llama_cpp.Llama(
-                        model_path=str(self.path), embedding=True, n_ctx=self.n_ctx, n_batch=self.n_ctx,
-                        n_ubatch=self.n_ctx, n_threads=physical_cores(),
-                        n_gpu_layers=-1 if gpu_offload_supported() else 0, verbose=False, **extra,
-                    )
-                except ValueError as exc:
-                    raise ModelError(f"llama.cpp could not load {self.path}: {exc}") from exc
+                self._llama = load_llama(
+                    self.path, self._fix_hint, embedding=True, n_ctx=self.n_ctx, n_batch=self.n_ctx,
+                    n_ubatch=self.n_ctx, n_threads=physical_cores(),
+                    n_gpu_layers=-1 if gpu_offload_supported() else 0, **extra,
+                )
             return self._llama
 
     @property

@@ -58,3 +58,18 @@ def quiet_llama_logs() -> None:
 
     _LOG_CALLBACK = callback  # keep a reference: llama.cpp holds only the C pointer
     llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
+
+
+def load_llama(path: Path, fix_hint: str, **kwargs: object) -> object:
+    """A llama_cpp.Llama for `path`, with errors that say what to do; logs kept quiet."""
+    from .errors import ModelError, ModelMissing
+
+    if not path.is_file():
+        raise ModelMissing(path, fix_hint)
+    import llama_cpp
+
+    quiet_llama_logs()
+    try:
+        return llama_cpp.Llama(model_path=str(path), verbose=False, **kwargs)
+    except ValueError as exc:
+        raise ModelError(f"llama.cpp could not load {path}: {exc}") from exc

@@ -23,9 +23,9 @@ from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from .errors import ModelError, ModelMissing, SchemaError
+from .errors import SchemaError
 from .grammar import grammar_schema
-from .hardware import gpu_offload_supported, physical_cores, quiet_llama_logs
+from .hardware import gpu_offload_supported, load_llama, physical_cores
 
 T = TypeVar("T", bound=BaseModel)
 Message = dict[str, str]
@@ -131,16 +131,8 @@ class LlamaCppLLM(_SchemaLLM):
         """The loaded llama_cpp.Llama (loads it on first call)."""
         with self._lock:
             if self._llama is None:
-                if not self.path.is_file():
-                    raise ModelMissing(self.path, self._fix_hint)
-                from llama_cpp import Llama
-
-                quiet_llama_logs()
-                try:
-                    self._llama = Llama(model_path=str(self.path), n_ctx=self.n_ctx, n_threads=self.n_threads,
-                                        n_gpu_layers=self.n_gpu_layers, seed=self.seed, verbose=False)
-                except ValueError as exc:
-                    raise ModelError(f"llama.cpp could not load {self.path}: {exc}") from exc
+                self._llama = load_llama(self.path, self._fix_hint, n_ctx=self.n_ctx, n_threads=self.n_threads,
+                                         n_gpu_layers=self.n_gpu_layers, seed=self.seed)
             return self._llama
 
     @property
