@@ -136,3 +136,21 @@ def test_doctor_names_a_missing_model_and_its_fix(tacit, monkeypatch, tmp_path):
     assert report["llm"]["ok"] is False
     assert report["missing"][0]["what"].endswith("missing.gguf")
     assert "preset" in report["missing"][0]["fix"] or "GGUF" in report["missing"][0]["fix"]
+
+
+def test_switching_embedder_reembeds_without_mixing_spaces(tacit, tmp_path):
+    tacit("add", "Sam brews coffee with an AeroPress")
+    tacit("add", "Sam commutes by bike")
+    env = {**os.environ, "TACIT_DATA_DIR": str(tacit.data), "TACIT_CONFIG": str(tmp_path / "none.toml"),
+           "TACIT_MODELS__EMBEDDER": "gemma3-270m"}
+
+    def run(*args):
+        return subprocess.run([str(TACIT), *args], env=env, capture_output=True, text=True, timeout=300)
+
+    stale = run("query", "coffee", "--json")
+    assert "run `tacit models reembed`" in stale.stderr  # refuses to mix two vector spaces
+    assert json.loads(run("models", "reembed", "--json").stdout) == {
+        "embedder": "gemma3-270m", "dim": 640, "propositions": 2}
+    report = json.loads(run("doctor", "--json").stdout)
+    assert report["store"]["vector_index"] == ["gemma3-270m", 640]
+    assert json.loads(run("query", "coffee", "--json").stdout)["results"][0]["parts"]["vector_rank"] is not None
