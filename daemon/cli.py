@@ -304,6 +304,6 @@ def walkthrough(app: App, no_llm: bool) -> None:
 
 
 def main() -> None:
-    from . import cli_models  # noqa: F401  (registers `models` and `doctor`)
+    from . import cli_models, observe  # noqa: F401  (register `models`, `doctor`, `observe`, `pause`...)
 
     cli(prog_name="tacit")

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tacitd.memory.retrieve import RetrievalParams
+from tacitd.observers.privacy import PrivacyRules
 
 APP = "tacit"
 
@@ -53,6 +54,21 @@ class ModelSettings(BaseModel):
     openai_api_key_env: str = "TACIT_OPENAI_API_KEY"
 
 
+class ObserverSettings(BaseModel):
+    """Which observers run and how often. Watching files is opt-in: `files_paths` starts empty."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: list[Literal["screen", "window", "input", "files"]] = ["screen", "window", "input", "files"]
+    screen_interval_s: float = Field(default=5.0, ge=0.5)
+    idle_after_s: float = Field(default=120.0, ge=5)
+    ocr_lang: str = "eng"
+    keep_screenshots: bool = False
+    keep_screenshots_ttl_h: float = Field(default=24.0, gt=0)
+    files_paths: list[Path] = Field(default_factory=list)
+    privacy: PrivacyRules = PrivacyRules()
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="TACIT_", env_nested_delimiter="__", extra="forbid", validate_default=True
@@ -62,6 +78,7 @@ class Settings(BaseSettings):
     store: StoreSettings = StoreSettings()
     retrieval: RetrievalParams = RetrievalParams()
     models: ModelSettings = ModelSettings()
+    observers: ObserverSettings = ObserverSettings()
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):  # type: ignore[no-untyped-def]
@@ -71,6 +88,10 @@ class Settings(BaseSettings):
     @property
     def db_path(self) -> Path:
         return self.data_dir.expanduser() / self.store.filename
+
+    @property
+    def pause_path(self) -> Path:
+        return self.data_dir.expanduser() / "paused.json"
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

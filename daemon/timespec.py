@@ -22,3 +22,10 @@ def parse_when(spec: str, now: datetime | None = None) -> datetime:
             f"cannot read time {spec!r}: use a span such as 30m, 2h, 3d, 1w, or an ISO date like 2026-01-31"
         ) from None
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+def parse_span(spec: str) -> timedelta:
+    """A duration such as `30m` or `2h`."""
+    if match := _RELATIVE.match(spec.lower()):
+        return timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
+    raise ValueError(f"cannot read duration {spec!r}: use e.g. 30m, 2h, 1d")

@@ -34,14 +34,13 @@ class Observer:
     async def poll(self) -> None:
         raise NotImplementedError
 
-    def emit(self, obs: Observation, visible: Sequence[WindowInfo] = ()) -> bool:
-        """Filter, then hand to the sink. Returns whether anything passed."""
+    def emit(self, obs: Observation, visible: Sequence[WindowInfo] = ()) -> Observation | None:
+        """Filter, then hand to the sink. Returns what was delivered (redacted), or None."""
         passed = self.privacy.apply(obs, visible)
-        if passed is None:
-            return False
-        self.sink(passed)
-        self.emitted += 1
-        return True
+        if passed is not None:
+            self.sink(passed)
+            self.emitted += 1
+        return passed
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

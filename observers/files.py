@@ -76,8 +76,8 @@ class FilesObserver(Observer):
             kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
             obs = Observation(observer="files", text=f"{event} {path}", captured_at=utcnow(),
                               meta={"path": str(path), "size": size, "type": kind, "event": event})
-            if self.emit(obs):
-                out.append(obs)
+            if (passed := self.emit(obs)) is not None:
+                out.append(passed)
         return out
 
     def close(self) -> None:

@@ -63,6 +63,13 @@ def luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
+def _compiles(pattern: str) -> None:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"bad regular expression {pattern!r}: {exc}") from None
+
+
 class PrivacyRules(BaseModel):
     """User-tunable rules; the defaults already cover password managers and private windows."""
 
@@ -77,7 +84,7 @@ class PrivacyRules(BaseModel):
     @classmethod
     def _patterns_compile(cls, patterns: list[str]) -> list[str]:
         for p in patterns:
-            re.compile(p)
+            _compiles(p)
         return patterns
 
     @field_validator("extra_redactions")
@@ -86,7 +93,7 @@ class PrivacyRules(BaseModel):
         for kind, p in patterns.items():
             if not re.fullmatch(r"[a-z0-9_]+", kind):
                 raise ValueError(f"redaction kind {kind!r} must be lower-case letters, digits or _")
-            re.compile(p)
+            _compiles(p)
         return patterns
 
 

@@ -35,7 +35,7 @@ FULL_FRAME_SHARE = 0.5  # OCR the whole frame when more than this share changed
 def grab(monitor_index: int = 0) -> Image.Image:
     import mss
 
-    with mss.mss() as sct:
+    with mss.MSS() as sct:
         shot = sct.grab(sct.monitors[monitor_index])  # 0: all monitors together
         return Image.frombytes("RGB", shot.size, shot.bgra, "raw", "BGRX")
 
@@ -109,7 +109,7 @@ class ScreenObserver(Observer):
             meta={"timings_ms": {k: round(v, 1) for k, v in self.last_timings.items()}, "full_frame": full,
                   "region": [region.width, region.height]},
         )
-        return obs if self.emit(obs, visible) else None
+        return self.emit(obs, visible)
 
     def _region(self, frame: Image.Image, small: np.ndarray, box: tuple[int, int, int, int]) -> tuple[Image.Image, bool]:
         x0, y0, x1, y1 = box

@@ -40,7 +40,7 @@ class WindowObserver(Observer):
         if left is None or since is None:
             return None
         obs = self._observation(left, since, (now - since).total_seconds())
-        return obs if self.emit(obs) else None
+        return self.emit(obs)
 
     @staticmethod
     def _observation(w: WindowInfo, since: datetime, duration_s: float) -> Observation:
@@ -80,4 +80,4 @@ class InputObserver(Observer):
                           meta={"active_s": self._active, "idle_s": self._idle})
         self._active = self._idle = 0.0
         self._window_start = now
-        return obs if self.emit(obs) else None
+        return self.emit(obs)
