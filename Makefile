@@ -46,6 +46,7 @@ bench: $(BIN)/python
 	$(BIN)/python bench/retrieval.py --n 100000 --json
 	$(BIN)/python bench/embed_quality.py --json
 	$(BIN)/python bench/llm.py --json
+	$(BIN)/python bench/capture.py --json
 
 clean:
 	rm -rf $(VENV) build *.egg-info
