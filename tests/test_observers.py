@@ -209,3 +209,20 @@ def test_observe_once_shows_what_would_be_stored(x, tmp_path):
     assert "sk-canary" not in out.stdout and "[REDACTED:" in screen_obs["text"]
     assert any(o["observer"] == "window" and o["app"] == "Gedit" for o in report["observations"])
     assert not (tmp_path / "tacit.db").exists()  # it stores nothing
+
+
+def test_screenshots_are_kept_only_when_asked_0600_and_expire(x, desktop, store, tmp_path):
+    from datetime import timedelta
+
+    x.show("kept", "Gedit", ["keep this frame"])
+    assert screen(store, desktop).observe_frame() is not None
+    assert not list(tmp_path.rglob("*.png"))  # default: nothing on disk
+    keep = tmp_path / "shots"
+    keep.mkdir()
+    stale = keep / "old.png"
+    stale.write_bytes(b"x")
+    os.utime(stale, (0, 0))
+    observer = screen(store, desktop, keep_screenshots_dir=keep, keep_ttl=timedelta(hours=1))
+    observer.observe_frame()
+    (shot,) = keep.glob("*.png")
+    assert shot.stat().st_mode & 0o777 == 0o600 and not stale.exists()
