@@ -132,7 +132,7 @@ def reembed(app: App, as_json: bool) -> None:
         render.console.print(f"Re-embedded {len(rows)} propositions with {embedder.name}.")
 
 
-def _model_report(spec: str, kind: str, app: App) -> dict[str, Any]:
+def _model_report(spec: str, app: App) -> dict[str, Any]:
     cfg = app.settings.models
     report: dict[str, Any] = {"name": spec, "ok": False}
     preset = presets.PRESETS.get(spec)
@@ -153,13 +153,13 @@ def doctor_report(app: App) -> dict[str, Any]:
     cfg = app.settings.models
     import llama_cpp
 
-    llm = _model_report(cfg.llm, "llm", app) if cfg.backend == "llama_cpp" else {
+    llm = _model_report(cfg.llm, app) if cfg.backend == "llama_cpp" else {
         "name": cfg.openai_model, "ok": True, "base_url": cfg.openai_base_url}
     llm.update(backend=cfg.backend, gpu_offload=gpu_offload_supported() and cfg.n_gpu_layers != 0,
                n_gpu_layers=cfg.n_gpu_layers if cfg.n_gpu_layers is not None else (-1 if gpu_offload_supported() else 0),
                threads=cfg.n_threads or physical_cores(), n_ctx=cfg.n_ctx,
                llama_cpp_python=llama_cpp.__version__)
-    embedder = _model_report(cfg.embedder, "embedding", app)
+    embedder = _model_report(cfg.embedder, app)
     if embedder["ok"]:
         embedder["dim"] = build_embedder(cfg).dim
     store_info: dict[str, Any] = {"path": str(app.settings.db_path)}

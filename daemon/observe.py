@@ -63,14 +63,7 @@ def observe_once(settings: Settings) -> tuple[list[Observation], list[str]]:
     if PauseState(settings.pause_path).paused():
         notes.append("paused: nothing is captured (tacit resume)")
     for observer in observers:
-        if isinstance(observer, ScreenObserver):
-            observer.observe_frame()
-        elif isinstance(observer, WindowObserver):
-            if (obs := observer.snapshot()) is not None:
-                observer.emit(obs)
-        elif isinstance(observer, InputObserver):
-            idle = observer.desktop.idle_seconds()
-            observer.emit(Observation(observer="input", meta={"idle_s": idle}))
+        observer.once()
         observer.close()
     return seen, notes
 

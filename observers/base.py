@@ -42,6 +42,10 @@ class Observer:
             self.emitted += 1
         return passed
 
+    def once(self) -> Observation | None:
+        """One cycle now, for `tacit observe --once`: what would be stored, already filtered."""
+        return None
+
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             await self.poll()

@@ -69,6 +69,9 @@ class ScreenObserver(Observer):
     async def poll(self) -> None:
         self.observe_frame()
 
+    def once(self) -> Observation | None:
+        return self.observe_frame()
+
     def observe_frame(self) -> Observation | None:
         """One capture cycle; returns what was emitted, if anything."""
         if self.desktop and (idle := self.desktop.idle_seconds()) is not None and idle > self.idle_after_s:

@@ -30,6 +30,10 @@ class WindowObserver(Observer):
     async def poll(self) -> None:
         self.check()
 
+    def once(self) -> Observation | None:
+        obs = self.snapshot()
+        return self.emit(obs) if obs else None
+
     def check(self, now: datetime | None = None) -> Observation | None:
         now = now or utcnow()
         active = self.desktop.active_window()
@@ -63,6 +67,10 @@ class InputObserver(Observer):
 
     async def poll(self) -> None:
         self.sample()
+
+    def once(self) -> Observation | None:
+        idle = self.desktop.idle_seconds()
+        return self.emit(Observation(observer="input", meta={"idle_s": idle})) if idle is not None else None
 
     def sample(self, now: datetime | None = None) -> Observation | None:
         now = now or utcnow()
