@@ -1,4 +1,9 @@
-"""Files touched in the directories the user opted into: path, size and type, never content."""
+"""Files touched in the directories the user opted into: path, size and type, never content.
+
+Paths from excluded contexts (a password vault, ~/.ssh, a private-browsing download folder,
+a folder named after an excluded app) are dropped as the event arrives, and nothing is
+queued while tacit is paused.
+"""
 
 from __future__ import annotations
 
@@ -46,7 +51,7 @@ class FilesObserver(Observer):
                 if event.is_directory or event.event_type not in ("created", "modified", "moved"):
                     return
                 path = Path(getattr(event, "dest_path", "") or event.src_path)
-                if not ignored(path):
+                if not ignored(path) and not outer.privacy.excluded_path(path) and not outer.privacy.paused():
                     with outer._lock:
                         outer._pending[path] = (event.event_type, time.monotonic())
 
@@ -62,13 +67,20 @@ class FilesObserver(Observer):
         self.flush()
 
     def flush(self, now: float | None = None) -> list[Observation]:
+        """Emit the events that have settled. While paused, drop what is queued instead."""
         now = time.monotonic() if now is None else now
+        if self.privacy.paused():
+            with self._lock:
+                self._pending.clear()
+            return []
         with self._lock:
             ready = {p: ev for p, ev in self._pending.items() if now - ev[1] >= self.debounce_s}
             for p in ready:
                 del self._pending[p]
         out = []
         for path, (event, _) in ready.items():
+            if self.privacy.excluded_path(path):
+                continue
             try:
                 size = path.stat().st_size
             except OSError:

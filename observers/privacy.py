@@ -6,7 +6,9 @@ Three defences, in order:
 2. Exclusion: an observation from an excluded app, window title or URL domain
    is dropped whole; so is a screen frame in which an excluded window is
    visible (not merely focused), where the platform can tell.
-3. Redaction: secrets in the text become `[REDACTED:kind]` before storage.
+3. Redaction: secrets in the text, title, URL and meta become
+   `[REDACTED:kind]` before storage (redact.py: robust to OCR noise).
+Files take the same path: a path from an excluded context is dropped whole.
 """
 
 from __future__ import annotations
@@ -18,49 +20,35 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tacitd.memory.types import Observation
 
-DEFAULT_APPS = [
-    "1password", "bitwarden", "keepassxc", "keepass", "lastpass", "dashlane", "keychain access",
-    "tacit",  # our own TUI shows memories: never observe it back
-]
+from .redact import Redactor
+
+PASSWORD_MANAGERS = ["keepassxc", "keepass", "1password", "bitwarden", "lastpass", "dashlane", "proton pass",
+                     "keychain access", "keychain"]
+VAULT_SUFFIXES = ["kdbx", "kdb", "1pif", "agilekeychain", "opvault", "keychain-db", "psafe3"]
+DEFAULT_APPS = [*PASSWORD_MANAGERS, "protonpass",
+                "tacit"]  # our own TUI shows memories: never observe it back
 DEFAULT_TITLES = [
     r"\(private browsing\)", r"mozilla firefox private browsing", r"\bincognito\b", r"inprivate",
     r"\bprivate browsing\b", r"^tacit\b",
+    # a password manager's window or a vault file, whatever app shows it ("Passwords.kdbx - KeePassXC" in a terminal)
+    r"\b(?:keepassxc|keepass|1password|bitwarden|lastpass|dashlane|proton\s*pass|keychain)\b",
+    rf"\.(?:{'|'.join(re.escape(s) for s in VAULT_SUFFIXES)})\b",
 ]
-DEFAULT_DOMAINS = ["1password.com", "bitwarden.com", "lastpass.com", "dashlane.com", "accounts.google.com"]
-
-# (kind, pattern). Order matters: specific token formats before generic ones.
-SECRET_PATTERNS: list[tuple[str, str]] = [
-    ("private_key", r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)"),
-    ("jwt", r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
-    ("aws_access_key", r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16}\b"),
-    ("aws_secret_key", r"(?i)aws.{0,20}?(?:secret|key).{0,5}?[:=]\s*['\"]?[A-Za-z0-9/+=]{40}\b"),
-    ("github_token", r"\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})\b"),
-    ("gitlab_token", r"\bglpat-[A-Za-z0-9_-]{20,}\b"),
-    ("slack_token", r"\bxox[abposr]-[A-Za-z0-9-]{10,}\b"),
-    ("anthropic_key", r"\bsk-ant-[A-Za-z0-9_-]{20,}\b"),
-    ("openai_key", r"\bsk-(?:proj-|svcacct-)?[A-Za-z0-9_-]{20,}\b"),
-    ("google_api_key", r"\bAIza[0-9A-Za-z_-]{35}\b"),
-    ("stripe_key", r"\b[rs]k_(?:live|test)_[0-9A-Za-z]{16,}\b"),
-    ("bearer_token", r"(?i)\bbearer\s+[A-Za-z0-9._~+/-]{20,}=*"),
-    ("password", r"(?i)\b(?:password|passwd|pwd|passphrase|secret|api[_ -]?key|token)\b\s*[:=]\s*\S+"),
+DEFAULT_DOMAINS = ["1password.com", "bitwarden.com", "lastpass.com", "dashlane.com", "accounts.google.com",
+                   "pass.proton.me"]
+# Paths the files observer never records (matched case-insensitively against the whole path), on top of the
+# title patterns and excluded app names, which apply to paths too.
+DEFAULT_PATHS = [
+    r"(?:^|/)(?:\.ssh|\.gnupg|\.password-store|\.aws|\.kube|\.docker)(?:/|$)",
+    r"(?:^|/)[^/]*(?:incognito|inprivate|private[ _\-]?(?:browsing|downloads?))[^/]*/",
 ]
-CARD_CANDIDATE = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
-
-
-def luhn_ok(digits: str) -> bool:
-    total, parity = 0, len(digits) % 2
-    for i, ch in enumerate(digits):
-        d = int(ch)
-        if i % 2 == parity:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
 
 
 def _compiles(pattern: str) -> None:
@@ -78,9 +66,10 @@ class PrivacyRules(BaseModel):
     excluded_apps: list[str] = Field(default_factory=lambda: list(DEFAULT_APPS))
     excluded_title_patterns: list[str] = Field(default_factory=lambda: list(DEFAULT_TITLES))
     excluded_domains: list[str] = Field(default_factory=lambda: list(DEFAULT_DOMAINS))
+    excluded_path_patterns: list[str] = Field(default_factory=lambda: list(DEFAULT_PATHS))
     extra_redactions: dict[str, str] = Field(default_factory=dict, description="kind -> regex")
 
-    @field_validator("excluded_title_patterns")
+    @field_validator("excluded_title_patterns", "excluded_path_patterns")
     @classmethod
     def _patterns_compile(cls, patterns: list[str]) -> list[str]:
         for p in patterns:
@@ -108,10 +97,15 @@ class WindowInfo:
 
 
 class PauseState:
-    """Pause and resume, persisted as JSON (`{"until": iso | null}`) so a restart keeps it."""
+    """Pause and resume, persisted as JSON (`{"until": iso | null}`) so a restart keeps it.
+
+    Every observer asks before each poll, and the files watcher on every event, so the parsed
+    file is cached for as long as its stat (inode, size, mtime) is unchanged.
+    """
 
     def __init__(self, path: Path):
         self.path = path
+        self._cached: tuple[tuple[int, int, int], dict | None] | None = None
 
     def pause(self, duration: timedelta | None = None) -> datetime | None:
         until = datetime.now(UTC) + duration if duration else None
@@ -124,15 +118,33 @@ class PauseState:
     def resume(self) -> None:
         self.path.unlink(missing_ok=True)
 
+    def _state(self) -> dict | None:
+        """The parsed file; None when it is unreadable (which counts as paused)."""
+        st = self.path.stat()  # FileNotFoundError: not paused
+        key = (st.st_ino, st.st_size, st.st_mtime_ns)
+        if self._cached is None or self._cached[0] != key:
+            try:
+                state = json.loads(self.path.read_text())
+            except (OSError, ValueError):
+                state = None
+            self._cached = (key, state if isinstance(state, dict) else None)
+        return self._cached[1]
+
     def paused(self, now: datetime | None = None) -> bool:
         try:
-            state = json.loads(self.path.read_text())
+            state = self._state()
         except FileNotFoundError:
             return False
-        except (OSError, ValueError):
+        except OSError:
             return True  # unreadable state: fail closed
+        if state is None:
+            return True
         until = state.get("until")
-        return bool(state.get("paused")) and (until is None or datetime.fromisoformat(until) > (now or datetime.now(UTC)))
+        try:
+            return bool(state.get("paused")) and (
+                until is None or datetime.fromisoformat(until) > (now or datetime.now(UTC)))
+        except (TypeError, ValueError):
+            return True
 
 
 class PrivacyFilter:
@@ -141,8 +153,12 @@ class PrivacyFilter:
         self.pause = pause
         self._apps = {a.lower() for a in self.rules.excluded_apps}
         self._titles = [re.compile(p, re.IGNORECASE) for p in self.rules.excluded_title_patterns]
+        self._paths = [re.compile(p, re.IGNORECASE) for p in self.rules.excluded_path_patterns]
         self._domains = [d.lower().lstrip(".") for d in self.rules.excluded_domains]
-        self._secrets = [(k, re.compile(p)) for k, p in [*SECRET_PATTERNS, *self.rules.extra_redactions.items()]]
+        self.redactor = Redactor(self.rules.extra_redactions)
+
+    def paused(self) -> bool:
+        return self.pause is not None and self.pause.paused()
 
     def excluded(self, app: str | None, title: str | None, url: str | None = None) -> bool:
         if app and app.lower() in self._apps:
@@ -152,32 +168,46 @@ class PrivacyFilter:
         host = (urlparse(url if "//" in url else f"//{url}").hostname or "").lower() if url else ""
         return any(host == d or host.endswith("." + d) for d in self._domains)
 
+    def excluded_path(self, path: str | Path) -> bool:
+        """A file path from an excluded context: a vault file, a secrets directory, a private-browsing
+        download directory, or a folder named after an excluded app (~/.config/KeePassXC/...)."""
+        text = str(path)
+        if any(part.lower() in self._apps for part in Path(text).parts):
+            return True
+        return any(p.search(text) for p in (*self._paths, *self._titles))
+
     def blocks_frame(self, visible: Sequence[WindowInfo]) -> bool:
         """True when an excluded window is visible, so the whole frame must be dropped."""
         return any(w.visible and self.excluded(w.app, w.title, w.url) for w in visible)
 
     def redact(self, text: str) -> str:
-        for kind, pattern in self._secrets:
-            text = pattern.sub(f"[REDACTED:{kind}]", text)
-        return CARD_CANDIDATE.sub(self._card, text)
+        return self.redactor.redact(text)
 
-    @staticmethod
-    def _card(match: re.Match[str]) -> str:
-        digits = re.sub(r"\D", "", match.group())
-        return "[REDACTED:card]" if 13 <= len(digits) <= 19 and luhn_ok(digits) else match.group()
+    def redact_json(self, value: Any) -> Any:
+        """`meta` gets the same redaction as `text`: every string in it, keys included."""
+        if isinstance(value, str):
+            return self.redact(value)
+        if isinstance(value, dict):
+            return {self.redact(str(k)): self.redact_json(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.redact_json(v) for v in value]
+        return value
 
     def apply(self, obs: Observation, visible: Sequence[WindowInfo] = ()) -> Observation | None:
         """The observation as it may be stored, or None when it must not be."""
-        if self.pause is not None and self.pause.paused():
+        if self.paused():
             return None
         if self.excluded(obs.app, obs.window_title, obs.url):
             return None
         if self.blocks_frame(visible):
             return None
+        if isinstance(path := obs.meta.get("path"), str) and self.excluded_path(path):
+            return None
         return obs.model_copy(update={
             "text": self.redact(obs.text),
             "window_title": self.redact(obs.window_title) if obs.window_title else obs.window_title,
             "url": self.redact(obs.url) if obs.url else obs.url,
+            "meta": self.redact_json(obs.meta),
         })
 
     def apply_all(self, observations: Iterable[Observation]) -> list[Observation]:

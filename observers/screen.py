@@ -4,8 +4,9 @@ Per frame: grab all monitors with mss; compare a downscaled greyscale copy
 with the previous one; if nothing changed, stop there. Otherwise OCR the
 changed region (the whole frame when most of it changed), drop lines the
 previous frames already gave, and emit the rest with per-stage timings.
-Capture pauses while the user is idle, and a frame showing an excluded
-window is dropped before OCR.
+Nothing at all happens while tacit is paused; capture also stops while the
+user is idle, a frame showing an excluded window is dropped before capture,
+and a frame during which the desktop changed is retaken or dropped.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -24,7 +26,7 @@ from tacitd.memory.types import Observation, utcnow
 
 from .base import Observer, Sink
 from .platform import Desktop
-from .privacy import PrivacyFilter
+from .privacy import PrivacyFilter, WindowInfo
 
 Reader = Callable[[Image.Image], str]
 SCALE = 8  # change detection works on a 1/8-size greyscale copy
@@ -51,6 +53,25 @@ def changed_box(prev: np.ndarray | None, cur: np.ndarray) -> tuple[int, int, int
     return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
 
 
+@dataclass(frozen=True)
+class DesktopState:
+    """What was on screen around a capture: the windows (in stacking order) and the active one."""
+
+    windows: tuple[WindowInfo, ...]
+    active: WindowInfo | None
+
+
+@dataclass
+class Frame:
+    captured_at: datetime
+    image: Image.Image
+    small: np.ndarray
+    text: str
+    full: bool
+    region: tuple[int, int]
+    timings: dict[str, float]
+
+
 class ScreenObserver(Observer):
     name = "screen"
 
@@ -63,7 +84,8 @@ class ScreenObserver(Observer):
         self.keep_dir, self.keep_ttl = keep_screenshots_dir, keep_ttl
         self._small: np.ndarray | None = None
         self._recent_lines: deque[set[str]] = deque(maxlen=3)
-        self.stats = {"frames": 0, "unchanged": 0, "idle": 0, "excluded": 0, "ocr_full": 0, "ocr_region": 0}
+        self.stats = {"frames": 0, "unchanged": 0, "idle": 0, "paused": 0, "excluded": 0, "unstable": 0,
+                      "ocr_full": 0, "ocr_region": 0}
         self.last_timings: dict[str, float] = {}
 
     async def poll(self) -> None:
@@ -73,46 +95,80 @@ class ScreenObserver(Observer):
         return self.observe_frame()
 
     def observe_frame(self) -> Observation | None:
-        """One capture cycle; returns what was emitted, if anything."""
+        """One capture cycle; returns what was emitted, if anything.
+
+        Pause comes first: while paused nothing is captured, read or written. The desktop is
+        read before the capture and again after OCR; if it changed in between (a window
+        opened, closed, moved up, or focus moved) the frame is retaken once, then dropped, so
+        text is attributed to the window that was active when it was captured, and an
+        excluded window cannot appear unseen between the check and the capture.
+        """
+        if self.privacy.paused():
+            self.stats["paused"] += 1
+            return None
         if self.desktop and (idle := self.desktop.idle_seconds()) is not None and idle > self.idle_after_s:
             self.stats["idle"] += 1
             return None
-        visible = self.desktop.windows() if self.desktop else []
-        if self.privacy.blocks_frame(visible):
-            self.stats["excluded"] += 1
-            self._small = None  # so the next allowed frame is read whole
-            return None
+        for _ in range(2):
+            before = self._desktop_state()
+            if self.privacy.blocks_frame(before.windows):
+                self.stats["excluded"] += 1
+                self._small = None  # so the next allowed frame is read whole
+                return None
+            frame = self._read()
+            if frame is None:
+                return None
+            if self._desktop_state() == before:
+                return self._commit(frame, before)
+            self.stats["unstable"] += 1
+        return None
+
+    def _desktop_state(self) -> DesktopState:
+        if self.desktop is None:
+            return DesktopState((), None)
+        return DesktopState(tuple(self.desktop.windows()), self.desktop.active_window())
+
+    def _read(self) -> Frame | None:
+        """Capture, and OCR what changed since the last kept frame; None when nothing did."""
         t0 = time.perf_counter()
         captured_at = utcnow()
-        frame = self.capture()
+        image = self.capture()
         t1 = time.perf_counter()
-        small = np.asarray(frame.convert("L").resize((max(1, frame.width // SCALE), max(1, frame.height // SCALE))))
+        small = np.asarray(image.convert("L").resize((max(1, image.width // SCALE), max(1, image.height // SCALE))))
         box = changed_box(self._small, small)
-        self._small = small
         t2 = time.perf_counter()
         self.stats["frames"] += 1
+        self.last_timings = {"capture_ms": (t1 - t0) * 1000, "diff_ms": (t2 - t1) * 1000}
         if box is None:
             self.stats["unchanged"] += 1
-            self.last_timings = {"capture_ms": (t1 - t0) * 1000, "diff_ms": (t2 - t1) * 1000}
             return None
-        region, full = self._region(frame, small, box)
+        region, full = self._region(image, small, box)
         text = self.reader(region)
         t3 = time.perf_counter()
         self.stats["ocr_full" if full else "ocr_region"] += 1
-        self.last_timings = {"capture_ms": (t1 - t0) * 1000, "diff_ms": (t2 - t1) * 1000,
-                             f"ocr_{'full' if full else 'region'}_ms": (t3 - t2) * 1000}
-        self._keep(frame, captured_at)
+        self.last_timings[f"ocr_{'full' if full else 'region'}_ms"] = (t3 - t2) * 1000
+        return Frame(captured_at, image, small, text, full, (region.width, region.height), self.last_timings)
+
+    def _commit(self, frame: Frame, state: DesktopState) -> Observation | None:
+        """A frame taken on a steady desktop: keep its change baseline, its lines and (if asked) its PNG."""
+        if self.privacy.paused():  # paused while the frame was being read
+            return None
+        self._small = frame.small
+        self._keep(frame.image, frame.captured_at)
+        t0 = time.perf_counter()
+        text = self.privacy.redact(frame.text)  # whole frame at once: a secret split over lines is seen whole
+        frame.timings["redact_ms"] = (time.perf_counter() - t0) * 1000
         new_lines = self._new_lines(text)
         if not new_lines:
             return None
-        active = self.desktop.active_window() if self.desktop else None
+        active = state.active
         obs = Observation(
             observer="screen", app=active.app if active else None, window_title=active.title if active else None,
-            url=active.url if active else None, text="\n".join(new_lines), captured_at=captured_at,
-            meta={"timings_ms": {k: round(v, 1) for k, v in self.last_timings.items()}, "full_frame": full,
-                  "region": [region.width, region.height]},
+            url=active.url if active else None, text="\n".join(new_lines), captured_at=frame.captured_at,
+            meta={"timings_ms": {k: round(v, 1) for k, v in frame.timings.items()}, "full_frame": frame.full,
+                  "region": list(frame.region)},
         )
-        return self.emit(obs, visible)
+        return self.emit(obs, state.windows)
 
     def _region(self, frame: Image.Image, small: np.ndarray, box: tuple[int, int, int, int]) -> tuple[Image.Image, bool]:
         x0, y0, x1, y1 = box

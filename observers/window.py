@@ -23,7 +23,9 @@ class WindowObserver(Observer):
         self._since: datetime | None = None
 
     def snapshot(self) -> Observation | None:
-        """The focused window right now (for `tacit observe --once`)."""
+        """The focused window right now (for `tacit observe --once`); nothing while paused."""
+        if self.privacy.paused():
+            return None
         active = self.desktop.active_window()
         return self._observation(active, utcnow(), 0.0) if active else None
 
@@ -35,6 +37,11 @@ class WindowObserver(Observer):
         return self.emit(obs) if obs else None
 
     def check(self, now: datetime | None = None) -> Observation | None:
+        """Pause first: while paused the desktop is not read, and the time spent paused is not
+        counted as time in the window that was focused when the pause began."""
+        if self.privacy.paused():
+            self._current = self._since = None
+            return None
         now = now or utcnow()
         active = self.desktop.active_window()
         if active == self._current:
@@ -69,11 +76,18 @@ class InputObserver(Observer):
         self.sample()
 
     def once(self) -> Observation | None:
+        if self.privacy.paused():
+            return None
         idle = self.desktop.idle_seconds()
         return self.emit(Observation(observer="input", meta={"idle_s": idle})) if idle is not None else None
 
     def sample(self, now: datetime | None = None) -> Observation | None:
+        """Pause first: paused time is counted neither as active nor as idle."""
         now = now or utcnow()
+        if self.privacy.paused():
+            self._active = self._idle = 0.0
+            self._window_start = now
+            return None
         idle = self.desktop.idle_seconds()
         if idle is None:
             return None

@@ -1,0 +1,115 @@
+"""Redaction that holds up against OCR: find, widen to the whole secret, replace in the original.
+
+1. Normalise OCR noise (ocrnorm): one copy with split tokens joined, one
+   also with O/0 and l/1 folded; every detector runs on both.
+2. Detect (secret_rules): detect-secrets' formats, hand rules, entropy.
+3. Widen each hit to the whole secret: a token through its characters and
+   through OCR-split pieces (after a space, or at the start of the next
+   line); a labelled value to its closing quote or the end of the line,
+   then on through split pieces; a key block to its END line.
+4. Merge overlapping spans, map them back to the original text, and
+   replace each with `[REDACTED:kind]`. Redacting twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+
+from .ocrnorm import normalise
+from .secret_rules import KEY_BLOCK_END, TOKEN_CHARS, Hit, entropy_hits, hand_hits, library_hits
+
+MARKER = re.compile(r"\[REDACTED:[a-z0-9_]+\]")
+_TOKEN_RUN = re.compile(rf"[{TOKEN_CHARS}]*")
+_PIECE = re.compile(rf"(?:[ \t]{{1,2}}|[ \t]*\n[ \t]*)([{TOKEN_CHARS}]+)")
+MAX_PIECES = 4  # OCR-split continuations followed from one secret
+
+
+def tokenish(piece: str) -> bool:
+    """A fragment of a token, not a word: `-QpL0vZ8`, `5512093847ab`, `vZ8xYk`; not `Lisbon`, `after`."""
+    core = piece.strip("-_.=/+~%")
+    if len(core) < 4:
+        return piece[:1] in "-_=/+" and len(core) >= 2
+    has_digit, has_alpha = any(c.isdigit() for c in core), any(c.isalpha() for c in core)
+    inner_upper = any(c.isupper() for c in core[1:]) and any(c.islower() for c in core)
+    return (has_digit and has_alpha) or inner_upper or piece[:1] in "-_=/+"
+
+
+def _continue(text: str, end: int) -> int:
+    """Follow OCR-split pieces of the secret ending at `end`: each next piece that looks like a token."""
+    for _ in range(MAX_PIECES):
+        m = _PIECE.match(text, end)
+        if not m or not tokenish(m.group(1)):
+            break
+        end = m.end()
+    return end
+
+
+def _line_end(text: str, at: int) -> int:
+    nl = text.find("\n", at)
+    end = len(text) if nl < 0 else nl
+    while end > at and text[end - 1] in " \t":
+        end -= 1
+    return end
+
+
+def widen(text: str, hit: Hit) -> tuple[int, int]:
+    """The whole secret that `hit` found part of."""
+    if hit.mode == "exact":
+        return hit.start, hit.end
+    if hit.mode == "block":
+        end = KEY_BLOCK_END.search(text, hit.end)
+        return hit.start, end.end() if end else len(text)
+    if hit.mode == "value":
+        quote = text[hit.start]
+        close = text.find(quote, hit.start + 1, _line_end(text, hit.start)) if quote in "\"'`" else -1
+        if close >= 0:
+            return hit.start, close + 1
+        return hit.start, _continue(text, _line_end(text, hit.start))
+    return hit.start, _continue(text, _TOKEN_RUN.match(text, hit.end).end())
+
+
+def merge(spans: Iterable[tuple[int, int, Hit]]) -> list[tuple[int, int, Hit]]:
+    """Overlapping spans become one; its kind comes from the best-ranked hit in it."""
+    out: list[tuple[int, int, Hit]] = []
+    for start, end, hit in sorted(spans, key=lambda s: (s[0], -s[1])):
+        if out and start < out[-1][1]:
+            s0, e0, h0 = out[-1]
+            out[-1] = (s0, max(e0, end), hit if hit.rank < h0.rank else h0)
+        else:
+            out.append((start, end, hit))
+    return out
+
+
+class Redactor:
+    def __init__(self, extra: dict[str, str] | None = None):
+        self.extra = [(kind, re.compile(p)) for kind, p in (extra or {}).items()]
+
+    def hits(self, text: str) -> Iterator[Hit]:
+        yield from hand_hits(text)
+        for kind, pattern in self.extra:
+            yield from (Hit(m.start(), m.end(), kind, "token", 1) for m in pattern.finditer(text) if m.end() > m.start())
+
+    def spans(self, text: str) -> list[tuple[int, int, str]]:
+        """Original-text spans to redact, with their kinds."""
+        norm = normalise(text)
+        markers = [m.span() for m in MARKER.finditer(norm.joined)]
+
+        def fresh(hit: Hit) -> bool:
+            return not any(a <= hit.start < b for a, b in markers)
+
+        found = [h for variant in {norm.joined, norm.folded} for h in self.hits(variant)]
+        found += [*library_hits(norm.joined), *entropy_hits(norm.joined)]  # OCR-tolerant prefixes are hand rules
+        widened = [(*widen(norm.joined, h), h) for h in found if fresh(h)]
+        original = [(*norm.span(s, e), h) for s, e, h in widened if e > s]
+        return [(s, e, h.kind) for s, e, h in merge(original)]
+
+    def redact(self, text: str) -> str:
+        if not text:
+            return text
+        out, at = [], 0
+        for start, end, kind in self.spans(text):
+            out += [text[at:start], f"[REDACTED:{kind}]"]
+            at = end
+        return "".join([*out, text[at:]])
+

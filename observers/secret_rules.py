@@ -1,0 +1,194 @@
+"""What counts as a secret: detect-secrets' detectors, plus the rules it lacks.
+
+Each detector yields `Hit`s: where a secret starts, and how far to redact
+from there (`Mode`), because a detector usually sees only part of an
+OCR-mangled secret:
+- "token": through the token's characters and its OCR-split continuation;
+- "value": after a label (`password:`), to the closing quote or end of line;
+- "block": a private-key block, to its END line or the end of the text;
+- "exact": just the match (card numbers, URL user:password).
+
+detect-secrets (Yelp) supplies the key formats (AWS, GitHub, GitLab, Slack,
+Stripe, Twilio, SendGrid, JWT, private keys...) through its plugins' public
+`denylist` patterns, and the entropy measure. The hand rules cover what it
+does not: labels with a prefix (`DB_PASSWORD=`) or in quotes, URL
+credentials and query tokens, Authorization headers, token prefixes that
+must be recognised from a fragment (a token cut in two by OCR), Luhn-checked
+card numbers, and unlabelled random-looking strings outside quotes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from typing import Literal
+
+Mode = Literal["token", "value", "block", "exact"]
+TOKEN_CHARS = r"A-Za-z0-9_\-+/=.~%"
+
+
+@dataclass(frozen=True)
+class Hit:
+    start: int
+    end: int
+    kind: str
+    mode: Mode
+    rank: int  # lower wins when hits merge: a specific kind over "password" over "high_entropy"
+
+
+# -- detect-secrets -------------------------------------------------------------------------------
+
+LIBRARY_KINDS = {  # detect-secrets secret_type -> our kind (others: slugified secret_type)
+    "AWS Access Key": "aws_access_key", "Azure Storage Account access key": "azure_key",
+    "Basic Auth Credentials": "url_credentials", "JSON Web Token": "jwt", "NPM tokens": "npm_token",
+    "OpenAI Token": "openai_key", "Private Key": "private_key", "PyPI Token": "pypi_token",
+    "SendGrid API Key": "sendgrid_key", "Stripe Access Key": "stripe_key",
+}
+LIBRARY_SKIPPED = {"Public IP (ipv4)"}  # not a secret
+
+
+@cache
+def library_patterns() -> tuple[tuple[str, re.Pattern[str]], ...]:
+    """(kind, pattern) from every regex detector that detect-secrets ships. Imported on first use."""
+    from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
+    from detect_secrets.plugins.base import RegexBasedDetector
+
+    out = []
+    for secret_type, plugin in sorted(get_mapping_from_secret_type_to_class().items()):
+        if not issubclass(plugin, RegexBasedDetector) or secret_type in LIBRARY_SKIPPED:
+            continue
+        kind = LIBRARY_KINDS.get(secret_type) or re.sub(r"[^a-z0-9]+", "_", secret_type.lower()).strip("_")
+        out.extend((kind, pattern) for pattern in plugin().denylist)
+    return tuple(out)
+
+
+def library_hits(text: str) -> Iterator[Hit]:
+    for kind, pattern in library_patterns():
+        for m in pattern.finditer(text):
+            groups = [i for i in range(1, (pattern.groups or 0) + 1) if m.group(i)]
+            start, end = m.span(max(groups, key=lambda i: len(m.group(i)))) if groups else m.span()
+            yield Hit(start, end, kind, "block" if kind == "private_key" else "token", 1)
+
+
+@cache
+def _entropy_of():  # noqa: ANN202
+    from detect_secrets.plugins.high_entropy_strings import Base64HighEntropyString
+
+    return Base64HighEntropyString().calculate_shannon_entropy
+
+
+# -- hand rules -----------------------------------------------------------------------------------
+
+# Token prefixes, recognised from a fragment of 8+ characters so that the first half of a token that
+# OCR cut in two still starts a redaction. A few letters OCR confuses are allowed ([Il1|] for I).
+PREFIXES = re.compile("|".join(f"(?P<{kind}>{rx})" for kind, rx in [
+    ("anthropic_key", r"sk-ant-[A-Za-z0-9_\-]{8,}"),
+    ("openai_key", r"sk-(?:proj|svcacct|admin)-[A-Za-z0-9_\-]{8,}|sk-[A-Za-z0-9]{20,}"),
+    ("google_api_key", r"A[Il1|]za[0-9A-Za-z_\-]{8,}"),
+    ("github_token", r"gh[pousr]_[A-Za-z0-9]{8,}|github_pat_[A-Za-z0-9_]{8,}"),
+    ("gitlab_token", r"g[lI1|](?:pat|dt|ft|rt|soat|cbt|imt|ptt|agent|oas)-[A-Za-z0-9_\-]{8,}"),
+    ("slack_token", r"xox[abposre]-[A-Za-z0-9\-]{8,}"),
+    ("slack_webhook", r"hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/]{8,}"),
+    ("stripe_key", r"(?:[rs]k|whsec)_(?:live_|test_)?[0-9A-Za-z]{8,}"),
+    ("huggingface_token", r"hf_[A-Za-z0-9]{8,}"),
+    ("npm_token", r"npm_[A-Za-z0-9]{8,}"),
+    ("pypi_token", r"pypi-[A-Za-z0-9_\-]{16,}"),
+    ("sendgrid_key", r"S[G6]\.[A-Za-z0-9_\-]{8,}"),
+    ("aws_access_key", r"(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{12,}"),
+    ("shopify_token", r"shp(?:at|ss|ca|pa)_[a-fA-F0-9]{8,}"),
+    ("digitalocean_token", r"do[opr]_v1_[a-f0-9]{8,}"),
+    ("jwt", r"eyJ[A-Za-z0-9_\-]{10,}"),
+]))
+
+_KEYWORDS = (r"pass(?:word|wd|phrase|code)|pwd|secret|token|api[_\- ]?key|apikey|access[_\- ]?key"
+             r"|auth[_\-]?(?:key|token)|authorization|private[_\- ]?key|credentials?|session[_\- ]?(?:id|key)"
+             r"|cookie|cvv|cvc|card[_\- ]?(?:number|no|num)")
+# A label: any prefix (DB_PASSWORD, PGPASSWORD, X-Api-Key), a keyword, suffixes only after a separator
+# (SECRET_KEY, but not "secretary"), an optional closing quote or bracket, then = : := or =>.
+LABEL = re.compile(
+    rf"""(?<![\w\-.?&])["']?[\w\-.]*?(?:{_KEYWORDS})s?(?:[_\-.][A-Za-z0-9]+){{0,3}}["'\]]?[ \t]*(?::=|=>|[:=])[ \t]*"""
+    r"""(?=\S)""", re.IGNORECASE)
+QUERY_PARAM = re.compile(
+    r"[?&;](?:access_token|id_token|refresh_token|token|api_?key|key|secret|client_secret|password|sig|signature"
+    r"|code|auth)=(?=[^\s&#])", re.IGNORECASE)
+URL_CREDENTIALS = re.compile(r"\b[a-z][a-z0-9+.\-]*://([^\s/:@]*:[^\s/@]+)@", re.IGNORECASE)
+AZURE = re.compile(r"(?:Account|SharedAccess)Key=(?=\S)|SharedAccessSignature=(?=\S)", re.IGNORECASE)
+BEARER = re.compile(r"\bbearer[ \t]+(?=[A-Za-z0-9._~+/\-]{8,})", re.IGNORECASE)
+KEY_BLOCK = re.compile(r"[-—–_=~ ]*BEGIN[A-Z0-9 ]*?PRIVATE[ ]*KEY(?:[ ]*BLOCK)?", re.IGNORECASE)
+KEY_BLOCK_END = re.compile(r"END[A-Z0-9 ]*?PRIVATE[ ]*KEY(?:[ ]*BLOCK)?[-—–_=~]*", re.IGNORECASE)
+CARD = re.compile(r"(?<![\w.])(?:\d[ \-]{0,2}){12,18}\d(?![\w])")
+
+
+def hand_hits(text: str) -> Iterator[Hit]:
+    for m in PREFIXES.finditer(text):
+        yield Hit(m.start(), m.end(), m.lastgroup or "token", "token", 1)
+    for m in KEY_BLOCK.finditer(text):
+        yield Hit(m.start(), m.end(), "private_key", "block", 0)
+    for m in URL_CREDENTIALS.finditer(text):
+        yield Hit(*m.span(1), "url_credentials", "exact", 1)
+    for m in AZURE.finditer(text):
+        yield Hit(m.end(), m.end(), "azure_key", "token", 1)
+    for m in QUERY_PARAM.finditer(text):
+        yield Hit(m.end(), m.end(), "url_token", "token", 2)
+    for m in BEARER.finditer(text):
+        yield Hit(m.end(), m.end(), "bearer_token", "token", 2)
+    for m in LABEL.finditer(text):
+        yield Hit(m.end(), m.end(), "password", "value", 2)
+    yield from card_hits(text)
+
+
+def luhn_ok(digits: str) -> bool:
+    total, parity = 0, len(digits) % 2
+    for i, ch in enumerate(digits):
+        d = int(ch)
+        if i % 2 == parity:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def card_hits(text: str) -> Iterator[Hit]:
+    for m in CARD.finditer(text):
+        digits = re.sub(r"\D", "", m.group())
+        if 13 <= len(digits) <= 19 and luhn_ok(digits):
+            yield Hit(m.start(), m.end(), "card", "exact", 1)
+
+
+# -- random-looking strings -----------------------------------------------------------------------
+
+CANDIDATE = re.compile(r"[A-Za-z0-9+/_\-]{16,}=*")
+MIN_ALNUM = 16
+MIN_SWITCH_RATE = 0.3  # random base62 switches ~0.44 per char, hex ~0.47; camelCase ~0.15, words 0
+MIN_ENTROPY = 3.0  # bits per character
+
+
+def _class(c: str) -> int:
+    return 0 if c.islower() else 1 if c.isupper() else 2
+
+
+def looks_random(run: str) -> bool:
+    """A token, not a word, an identifier or a path segment: long, mixed, switching character class often.
+
+    Upper→lower is not counted as a switch, so Capitalised and camelCase words stay low.
+    """
+    chars = [c for c in run if c.isalnum()]
+    if len(chars) < MIN_ALNUM or sum(c.isdigit() for c in chars) in (0, len(chars)):
+        return False
+    switches = sum(1 for a, b in zip(chars, chars[1:])
+                   if _class(a) != _class(b) and not (_class(a) == 1 and _class(b) == 0))
+    return switches / (len(chars) - 1) >= MIN_SWITCH_RATE and _entropy_of()("".join(chars)) >= MIN_ENTROPY
+
+
+def entropy_hits(text: str) -> Iterator[Hit]:
+    """Random-looking runs. A path (a run starting with /) is judged segment by segment, so only its
+    random segments go, and `/home/sam/projects/report.md` stays readable."""
+    for m in CANDIDATE.finditer(text):
+        run, base = m.group(), m.start()
+        if run.startswith("/"):
+            for seg in re.finditer(r"[^/]+", run):
+                if looks_random(seg.group()):
+                    yield Hit(base + seg.start(), base + seg.end(), "high_entropy", "exact", 3)
+        elif looks_random(run):
+            yield Hit(m.start(), m.end(), "high_entropy", "token", 3)
