@@ -1,6 +1,8 @@
 """`tacit`: the command line over the memory store.
 
 Every command takes `--json` for scripts; without it, output is for people.
+People see local times with their UTC offset, and a date they type means
+local midnight; JSON carries ISO 8601 times in UTC (`...Z`), as stored.
 Errors that a user can fix (bad input, missing ids, a corrupt or locked
 database, a bad config) print one clear line and exit 1 without changing
 anything.
@@ -8,40 +10,26 @@ anything.
 
 from __future__ import annotations
 
-import json
 import sys
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import click
-import numpy as np
 from pydantic import ValidationError
 
 from tacitd.memory import retrieve
 from tacitd.memory.db import StoreError
-from tacitd.memory.store import Store
 from tacitd.memory.transfer import export_jsonl, export_markdown, import_jsonl
 from tacitd.memory.types import Proposition, SearchFilters
-from tacitd.models.embed import Embedder
 from tacitd.models.errors import ModelError
 
 from . import render
-from .config import ConfigError, Settings, load_settings
-from .timespec import parse_when
-
-
-class When(click.ParamType):
-    name = "when"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
-        if isinstance(value, datetime):
-            return value
-        try:
-            return parse_when(str(value))
-        except ValueError as exc:
-            self.fail(str(exc), param, ctx)
+from .cli_context import App, When, emit_json, json_option, pass_app
+from .cli_models import doctor, models
+from .config import ConfigError
+from .observe import observe, pause, resume
+from .timespec import format_local
 
 
 class TacitGroup(click.Group):
@@ -56,68 +44,6 @@ class TacitGroup(click.Group):
             err = exc.errors()[0]
             where = ".".join(str(x) for x in err["loc"])
             raise click.ClickException(f"invalid {where}: {err['msg']}") from exc
-
-
-class App:
-    """Per-invocation state: settings, and the store opened on first use."""
-
-    def __init__(self, config_path: Path | None, data_dir: Path | None):
-        self._config_path = config_path
-        self._data_dir = data_dir
-        self._settings: Settings | None = None
-        self._store: Store | None = None
-        self._embedder: Embedder | None | bool = False
-
-    @property
-    def settings(self) -> Settings:
-        if self._settings is None:
-            self._settings = load_settings(self._config_path, data_dir=self._data_dir)
-        return self._settings
-
-    @property
-    def embedder(self) -> Embedder | None:
-        """The configured embedder, or None (BM25 only) with one warning when it is not installed."""
-        if self._embedder is False:
-            from .backends import build_embedder
-
-            try:
-                self._embedder = build_embedder(self.settings.models)
-            except ModelError as exc:
-                click.echo(f"warning: no embedder, using full-text search only ({exc})", err=True)
-                self._embedder = None
-        return self._embedder
-
-    def embed(self, text: str) -> np.ndarray | None:
-        """The text's vector, if it can go into this store's vector index."""
-        embedder = self.embedder
-        if embedder is None:
-            return None
-        index = self.store.vector_index()
-        if index is None:
-            self.store.ensure_vector_index(embedder.name, embedder.dim)
-        elif index != (embedder.name, embedder.dim):
-            click.echo(f"warning: memories are indexed with {index[0]}, not {embedder.name}; "
-                       "run `tacit models reembed`", err=True)
-            return None
-        return embedder.embed([text])[0]
-
-    @property
-    def store(self) -> Store:
-        if self._store is None:
-            self._store = Store(self.settings.db_path)
-            click.get_current_context().call_on_close(self._store.close)
-        return self._store
-
-
-pass_app = click.make_pass_decorator(App)
-
-
-def json_option(fn: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")(fn)
-
-
-def emit_json(data: Any) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
 
 @click.group(cls=TacitGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -169,8 +95,9 @@ SOURCE = click.Choice(["llm", "stats", "user"])
 @cli.command()
 @click.argument("text")
 @click.option("--limit", type=click.IntRange(1, 200), default=10, show_default=True)
-@click.option("--since", type=When(), help="Only those supported since then (30m, 2d, 2026-01-31).")
-@click.option("--until", type=When(), help="Only those last supported before then.")
+@click.option("--since", type=When(),
+              help="Only those supported since then: 30m, 2d, or a local date/time such as 2026-01-31.")
+@click.option("--until", type=When(), help="Only those last supported before then (same forms as --since).")
 @click.option("--min-confidence", type=click.FloatRange(0, 1), default=0.0, show_default=True)
 @click.option("--status", type=STATUS, multiple=True, help="Repeatable. Default: current.")
 @click.option("--source", type=SOURCE, multiple=True, help="Repeatable. Default: any.")
@@ -249,7 +176,8 @@ _verdict("reject", "Mark a proposition false. It is kept so the claim is not pro
 
 @cli.command()
 @click.argument("proposition_id", type=int, required=False)
-@click.option("--since", type=When(), help="Forget everything learned or seen since then (e.g. 1h).")
+@click.option("--since", type=When(),
+              help="Forget everything learned or seen since then: 1h, or a local date/time (midnight if no time).")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @json_option
 @pass_app
@@ -257,7 +185,8 @@ def forget(app: App, proposition_id: int | None, since: datetime | None, yes: bo
     """Delete for real: a proposition (all versions, and its evidence), or all since a time."""
     if (proposition_id is None) == (since is None):
         raise click.UsageError("give either a proposition ID or --since, not both")
-    what = f"proposition #{proposition_id} and its evidence" if since is None else f"everything since {since:%Y-%m-%d %H:%M} UTC"
+    what = (f"proposition #{proposition_id} and its evidence" if since is None
+            else f"everything since {format_local(since)}")
     if not yes and sys.stdin.isatty():
         click.confirm(f"Permanently delete {what}?", abort=True)
     store = app.store
@@ -303,7 +232,10 @@ def walkthrough(app: App, no_llm: bool) -> None:
     run(None if no_llm else app.settings)
 
 
-def main() -> None:
-    from . import cli_models, observe  # noqa: F401  (register `models`, `doctor`, `observe`, `pause`...)
+# The command groups defined in other modules, registered here and only here.
+for _command in (models, doctor, observe, pause, resume):
+    cli.add_command(_command)
 
+
+def main() -> None:
     cli(prog_name="tacit")

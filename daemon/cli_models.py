@@ -1,4 +1,7 @@
-"""`tacit models ...` and `tacit doctor`: what models there are, getting them, and a health report."""
+"""`tacit models ...` and `tacit doctor`: what models there are, getting them, and a health report.
+
+The commands are defined here and registered on the root group in `cli.py`.
+"""
 
 from __future__ import annotations
 
@@ -18,11 +21,11 @@ from tacitd.models.hardware import gpu_offload_supported, physical_cores
 
 from . import render
 from .backends import build_embedder, model_path
-from .cli import App, cli, emit_json, json_option, pass_app
+from .cli_context import App, emit_json, json_option, pass_app
 from .config import default_config_path
 
 
-@cli.group()
+@click.group()
 def models() -> None:
     """List, get and choose the LLM and embedding models."""
 
@@ -182,7 +185,7 @@ def doctor_report(app: App) -> dict[str, Any]:
     }
 
 
-@cli.command()
+@click.command()
 @json_option
 @pass_app
 def doctor(app: App, as_json: bool) -> None:

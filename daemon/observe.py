@@ -1,4 +1,7 @@
-"""Build the configured observers, and `tacit observe --once` / `pause` / `resume`."""
+"""Build the configured observers, and `tacit observe --once` / `pause` / `resume`.
+
+The commands are defined here and registered on the root group in `cli.py`.
+"""
 
 from __future__ import annotations
 
@@ -16,9 +19,9 @@ from tacitd.observers.screen import ScreenObserver
 from tacitd.observers.window import InputObserver, WindowObserver
 
 from . import render
-from .cli import App, cli, emit_json, json_option, pass_app
+from .cli_context import App, emit_json, json_option, pass_app
 from .config import Settings
-from .timespec import parse_span
+from .timespec import format_local, parse_span
 
 
 def privacy_filter(settings: Settings) -> PrivacyFilter:
@@ -68,7 +71,7 @@ def observe_once(settings: Settings) -> tuple[list[Observation], list[str]]:
     return seen, notes
 
 
-@cli.command()
+@click.command()
 @click.option("--once", is_flag=True, required=True, help="Run each enabled observer once.")
 @json_option
 @pass_app
@@ -88,7 +91,7 @@ def observe(app: App, once: bool, as_json: bool) -> None:
         render.console.print("[dim]Nothing would be stored right now.[/dim]")
 
 
-@cli.command()
+@click.command()
 @click.option("--for", "duration", help="How long (30m, 2h); default: until `tacit resume`.")
 @json_option
 @pass_app
@@ -102,10 +105,10 @@ def pause(app: App, duration: str | None, as_json: bool) -> None:
     if as_json:
         emit_json({"paused": True, "until": until.isoformat() if until else None})
     else:
-        render.console.print(f"Paused{' until ' + f'{until:%Y-%m-%d %H:%M} UTC' if until else ''}.")
+        render.console.print(f"Paused until {format_local(until)}." if until else "Paused until `tacit resume`.")
 
 
-@cli.command()
+@click.command()
 @json_option
 @pass_app
 def resume(app: App, as_json: bool) -> None:

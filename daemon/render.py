@@ -1,4 +1,7 @@
-"""Human-readable terminal output for the CLI (the --json path bypasses this)."""
+"""Human-readable terminal output for the CLI (the --json path bypasses this).
+
+Times show in the user's local zone with its UTC offset (see timespec.format_local).
+"""
 
 from __future__ import annotations
 
@@ -11,11 +14,13 @@ from rich.table import Table
 from tacitd.memory.retrieve import Hit
 from tacitd.memory.types import Feedback, Observation, Proposition
 
+from .timespec import format_local
+
 console = Console()
 
 
 def _when(value: datetime | None) -> str:
-    return f"{value:%Y-%m-%d %H:%M}" if value else "—"
+    return format_local(value) if value else "—"
 
 
 def propositions(items: Sequence[Proposition], title: str) -> None:
@@ -46,10 +51,9 @@ def hits(items: Sequence[Hit], query: str) -> None:
 def show(p: Proposition, history: Sequence[Proposition], evidence: Sequence[Observation],
          feedback: Sequence[Feedback]) -> None:
     console.print(f"[bold]#{p.id}[/bold] {p.text}")
-    console.print(
-        f"confidence {p.confidence:.2f} · {p.source} · {p.status} · v{p.version} · "
-        f"half-life {p.half_life_days:g} d · valid {_when(p.valid_from)} → {_when(p.valid_to)}"
-    )
+    console.print(f"confidence {p.confidence:.2f} · {p.source} · {p.status} · v{p.version} · "
+                  f"half-life {p.half_life_days:g} d")
+    console.print(f"valid {_when(p.valid_from)} → {_when(p.valid_to)} · updated {_when(p.updated_at)}")
     if p.reasoning:
         console.print(f"[dim]why:[/dim] {p.reasoning}")
     if len(history) > 1:

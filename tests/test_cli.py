@@ -6,7 +6,9 @@ import json
 import os
 import subprocess
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -28,6 +30,7 @@ def tacit(tmp_path):
 
     run.json = run_json
     run.data = tmp_path / "data"
+    run.env = env  # tests may set e.g. TZ before calling run
     return run
 
 
@@ -109,6 +112,83 @@ def test_help_explains_commands(tacit):
     assert "--since" in tacit("query", "--help").stdout
 
 
+def test_importing_the_cli_module_alone_registers_every_command():
+    code = ("from tacitd.daemon.cli import cli; "
+            "print(' '.join(sorted(cli.commands))); print(' '.join(sorted(cli.commands['models'].commands)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    top, models = (set(line.split()) for line in out.splitlines())
+    assert top >= {"add", "query", "recent", "show", "confirm", "reject", "forget", "export", "import",
+                   "walkthrough", "models", "doctor", "observe", "pause", "resume"}
+    assert models >= {"list", "pull", "convert", "use", "reembed"}
+
+
+def test_command_modules_do_not_import_the_root_group():
+    code = ("import sys, tacitd.daemon.cli_models, tacitd.daemon.observe; "
+            "print('tacitd.daemon.cli' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
+def _import_propositions(tacit, created: dict[str, str]) -> None:
+    """Propositions whose created/updated/valid-from time is the given UTC ISO time."""
+    lines = [{"type": "header", "format": "tacit-export", "vector_index": None}]
+    for pid, (text, when) in enumerate(created.items(), start=1):
+        lines.append({"type": "proposition", "id": pid, "revision_group": pid, "text": text, "confidence": 0.9,
+                      "source": "user", "created_at": when, "updated_at": when, "valid_from": when})
+    tacit("import", "-", stdin="".join(json.dumps(line) + "\n" for line in lines))
+
+
+@pytest.mark.parametrize(
+    "zone, before, after",
+    [  # one proposition just before local midnight of 2026-11-20, one just after
+        ("Asia/Kolkata", "2026-11-19T18:00:00+00:00", "2026-11-19T19:00:00+00:00"),  # UTC+05:30
+        ("America/Los_Angeles", "2026-11-20T07:30:00+00:00", "2026-11-20T08:30:00+00:00"),  # UTC-08:00
+    ],
+)
+def test_a_typed_date_means_local_midnight(tacit, zone, before, after):
+    tacit.env["TZ"] = zone
+    _import_propositions(tacit, {"Sam before midnight": before, "Sam after midnight": after})
+    # Read as UTC midnight, Kolkata would forget neither and Los Angeles both.
+    assert tacit.json("forget", "--since", "2026-11-20", "--yes")["forgotten"]["propositions"] == 1
+    assert [p["text"] for p in tacit.json("recent")] == ["Sam before midnight"]
+
+
+def test_an_explicit_offset_is_kept(tacit):
+    tacit.env["TZ"] = "Asia/Kolkata"
+    _import_propositions(tacit, {"Sam early": "2026-11-19T23:00:00+00:00", "Sam late": "2026-11-20T01:00:00+00:00"})
+    assert tacit.json("forget", "--since", "2026-11-20T00:00Z", "--yes")["forgotten"]["propositions"] == 1
+    assert [p["text"] for p in tacit.json("recent")] == ["Sam early"]
+
+
+@pytest.mark.parametrize(
+    "zone, november, july",
+    [
+        ("Asia/Kolkata", "2026-11-20 00:30 +05:30", "2026-07-02 00:30 +05:30"),
+        ("America/Los_Angeles", "2026-11-19 11:00 -08:00", "2026-07-01 12:00 -07:00"),  # daylight time in July
+    ],
+)
+def test_people_see_local_time_with_offset_and_json_stays_utc(tacit, zone, november, july):
+    tacit.env["TZ"] = zone
+    _import_propositions(tacit, {"Sam in November": "2026-11-19T19:00:00+00:00",
+                                 "Sam in July": "2026-07-01T19:00:00+00:00"})
+    assert f"valid {november} → —" in tacit("show", "1").stdout
+    assert f"valid {july} → —" in tacit("show", "2").stdout
+    shown = tacit.json("show", "1")["proposition"]
+    assert datetime.fromisoformat(shown["valid_from"]) == datetime.fromisoformat("2026-11-19T19:00:00+00:00")
+    assert datetime.fromisoformat(shown["valid_from"]).utcoffset() == timedelta(0)
+
+
+def test_pause_until_prints_local_time_with_offset(tacit):
+    tacit.env["TZ"] = "Asia/Kolkata"
+    expected = datetime.now(ZoneInfo("Asia/Kolkata")) + timedelta(hours=2)
+    out = tacit("pause", "--for", "2h").stdout.strip()
+    assert out.startswith("Paused until ") and out.endswith(" +05:30.")
+    shown = datetime.strptime(out.removeprefix("Paused until ").removesuffix(" +05:30."), "%Y-%m-%d %H:%M")
+    assert abs(shown - expected.replace(tzinfo=None)) < timedelta(minutes=2)
+    assert tacit.json("pause", "--for", "2h")["until"].endswith("+00:00")
+    tacit("resume")
+
+
 def test_walkthrough_without_the_model_shows_history_and_retrieval(tacit):
     out = tacit("walkthrough", "--no-llm").stdout
     assert "superseded" in out and "Sam is flying to Lisbon" in out
@@ -116,11 +196,13 @@ def test_walkthrough_without_the_model_shows_history_and_retrieval(tacit):
     assert tacit.json("recent") == []  # it ran in its own throwaway database
 
 
-def test_doctor_reports_models_offload_and_store(tacit):
-    import llama_cpp
-
+def test_doctor_reports_models_offload_cpu_build_and_store(tacit):
+    tacit.env["TACIT_MODELS__N_GPU_LAYERS"] = "0"
     report = tacit.json("doctor")
-    assert report["llm"]["gpu_offload"] is bool(llama_cpp.llama_supports_gpu_offload())
+    assert report["llm"]["gpu_offload"] is False and report["llm"]["n_gpu_layers"] == 0  # the setting wins
+    build = report["llm"]["cpu_build"]
+    assert "AVX2" in build["enabled"] and build["known_crashes"] == {}, build
+    assert not any("AMX" in item["what"] for item in report["missing"])
     assert report["llm"]["threads"] >= 1 and report["llm"]["n_ctx"] == 4096
     assert report["embedder"]["dim"] == 384
     assert report["store"]["sqlite_vec"].startswith("v")
