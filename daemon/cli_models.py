@@ -118,21 +118,15 @@ def reembed(app: App, as_json: bool) -> None:
     """Re-embed every stored proposition with the configured embedder (after switching it)."""
     embedder = build_embedder(app.settings.models)
     store = app.store
-    rows = [(r["id"], r["text"]) for r in store.db.query("SELECT id, text FROM propositions ORDER BY id")]
-    store.reset_vector_index(embedder.name, embedder.dim)
     with Progress(disable=as_json, transient=True) as progress:
-        task = progress.add_task("re-embedding", total=len(rows))
-        for start in range(0, len(rows), 64):
-            batch = rows[start : start + 64]
-            vectors = embedder.embed([text for _, text in batch])
-            with store.transaction():
-                for (pid, _), vec in zip(batch, vectors, strict=True):
-                    store.set_embedding(pid, vec)
-            progress.update(task, advance=len(batch))
+        task = progress.add_task("re-embedding", total=store.counts()["propositions"])
+        # The new index is built beside the old one and swapped in at the end.
+        done = store.reembed(embedder.name, embedder.dim, embedder.embed,
+                             progress=lambda n: progress.update(task, advance=n))
     if as_json:
-        emit_json({"embedder": embedder.name, "dim": embedder.dim, "propositions": len(rows)})
+        emit_json({"embedder": embedder.name, "dim": embedder.dim, "propositions": done})
     else:
-        render.console.print(f"Re-embedded {len(rows)} propositions with {embedder.name}.")
+        render.console.print(f"Re-embedded {done} propositions with {embedder.name}.")
 
 
 def _model_report(spec: str, app: App) -> dict[str, Any]:

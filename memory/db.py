@@ -9,8 +9,10 @@ here goes through that choice so there is one connection path.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import sqlite_utils
 import sqlite_vec
@@ -78,6 +80,8 @@ def connect(path: Path, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> sqlite_utils.
             conn.execute("PRAGMA foreign_keys = ON")
             # Forget must really forget: freed pages are zeroed, not left readable.
             conn.execute("PRAGMA secure_delete = ON")
+            # Scratch tables (the FTS5 tokenizer in fulltext.py) stay in memory.
+            conn.execute("PRAGMA temp_store = MEMORY")
         except BaseException:
             conn.close()
             raise
@@ -104,3 +108,111 @@ def translate_errors(path: Path) -> Iterator[None]:
             f"Move it aside (mv '{path}' '{path}.bad') and restore from an export "
             "with `tacit import FILE`."
         ) from exc
+
+
+class Connection:
+    """One SQLite connection that several threads may share, behind one re-entrant lock.
+
+    Threads share a connection and take turns (an `RLock` around every
+    operation), rather than each opening its own: a store is used by a few
+    threads at most, and one lock makes a multi-statement operation atomic
+    with respect to the other threads of this process. Other processes are
+    kept apart by SQLite itself: every write transaction starts with
+    `BEGIN IMMEDIATE`, so it takes the write lock (waiting up to the busy
+    timeout) before it reads. A deferred `BEGIN` would read first and then
+    fail at once with "database is locked" when another process had
+    committed in between, whatever the busy timeout.
+    """
+
+    def __init__(self, path: Path, busy_timeout_ms: int = BUSY_TIMEOUT_MS):
+        self.path = Path(path)
+        self.db = connect(self.path, busy_timeout_ms)
+        self.busy_timeout_ms = busy_timeout_ms
+        self.lock = threading.RLock()
+        self._depth = 0  # nesting of transaction()/snapshot() blocks
+        self._writing = False
+
+    def close(self) -> None:
+        with self.lock:
+            self.db.close()
+
+    @property
+    def idle(self) -> bool:
+        """True outside every transaction and snapshot of this connection."""
+        return self._depth == 0
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """A write transaction: BEGIN IMMEDIATE, or a savepoint when nested.
+
+        A failure inside rolls back this block only (the whole transaction at
+        the outermost level) and is re-raised.
+        """
+        with self.lock, translate_errors(self.path):
+            if self._depth and not self._writing:
+                raise StoreError("internal error: a write inside a read snapshot")
+            name = f"sp{self._depth}"
+            self.db.execute("BEGIN IMMEDIATE" if not self._depth else f"SAVEPOINT {name}")
+            outer = not self._depth
+            self._depth += 1
+            self._writing = True
+            try:
+                yield
+            except BaseException:
+                self._end(outer, name, commit=False)
+                raise
+            else:
+                self._end(outer, name, commit=True)
+
+    def _end(self, outer: bool, name: str, commit: bool) -> None:
+        try:
+            if not outer:
+                if not commit:
+                    self.db.execute(f"ROLLBACK TO {name}")
+                self.db.execute(f"RELEASE {name}")
+            elif commit:
+                try:
+                    self.db.execute("COMMIT")
+                except BaseException:
+                    self.db.execute("ROLLBACK")
+                    raise
+            else:
+                self.db.execute("ROLLBACK")
+        finally:
+            self._depth -= 1
+            self._writing = self._writing and bool(self._depth)
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads that must agree with each other: one deferred read transaction.
+
+        Inside a transaction or another snapshot it adds nothing.
+        """
+        with self.lock, translate_errors(self.path):
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            self.db.execute("BEGIN")
+            self._depth = 1
+            try:
+                yield
+            finally:
+                self._depth = 0
+                self.db.execute("COMMIT")
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        with self.lock, translate_errors(self.path):
+            return list(self.db.query(sql, params))
+
+    def tuples(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self.lock, translate_errors(self.path):
+            return self.db.execute(sql, params).fetchall()
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        """Run a statement that returns no rows (the cursor carries `lastrowid`)."""
+        with self.lock, translate_errors(self.path):
+            return self.db.execute(sql, params)

@@ -20,7 +20,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from .store import Store
-from .text import content_terms, stem, words
+from .text import words
 from .types import Observation, Proposition, SearchFilters, utcnow
 
 
@@ -79,7 +79,7 @@ def search(
     now = now or utcnow()
     bm25 = store.text_candidates(text, params.candidates, filters)
     raw_vector = (
-        store.vector_candidates(embedding, params.candidates, params.vector_oversample)
+        store.vector_candidates(embedding, params.candidates, params.vector_oversample, filters)
         if embedding is not None
         else []
     )
@@ -88,7 +88,10 @@ def search(
     vector = [(pid, sim) for pid, sim in raw_vector if pid in props and sim >= params.vector_min_similarity]
     kept = bm25_set | {pid for pid, _ in vector}
     props = {pid: p for pid, p in props.items() if pid in kept}
-    hits = _score(props, bm25, vector, text, params, now, use_vector=embedding is not None)
+    # FTS5's own tokens, so "matched" agrees with what BM25 matched.
+    terms = store.query_terms(text)
+    doc_terms = dict(zip(props, store.terms([f"{p.text} {p.reasoning}" for p in props.values()])))
+    hits = _score(props, bm25, vector, terms, doc_terms, params, now, use_vector=embedding is not None)
     hits = [h for h in hits if h.score >= floor]
     chosen = _mmr(store, hits, limit, params.mmr_lambda)
     for hit in chosen:
@@ -100,7 +103,8 @@ def _score(
     props: dict[int, Proposition],
     bm25: list[int],
     vector: list[tuple[int, float]],
-    query: str,
+    terms: frozenset[str],
+    doc_terms: dict[int, frozenset[str]],
     params: RetrievalParams,
     now: datetime,
     use_vector: bool,
@@ -108,11 +112,10 @@ def _score(
     bm25_rank = {pid: i + 1 for i, pid in enumerate(bm25)}
     vec_rank = {pid: i + 1 for i, (pid, _) in enumerate(vector)}
     sims = dict(vector)
-    terms = {stem(t) for t in content_terms(query)}
     total_weight = params.bm25_weight + (params.vector_weight if use_vector else 0.0)
     hits = []
     for pid, p in props.items():
-        matched = terms & {stem(w) for w in words(p.text + " " + p.reasoning)}
+        matched = terms & doc_terms[pid]
         # Each signal contributes its reciprocal rank (1.0 at rank 1) scaled by an
         # absolute match quality, so a lone weak match never scores like a strong one.
         signals = [

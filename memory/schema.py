@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import sqlite_utils
-
-from .db import StoreError
+from . import vectors
+from .db import Connection, StoreError
 
 V1 = """
 CREATE TABLE meta (
@@ -73,28 +72,86 @@ CREATE TABLE proposition_embeddings (
 """
 
 
-def _v1(db: sqlite_utils.Database) -> None:
+# The SQL that sqlite-utils' enable_fts(create_triggers=True, tokenize="porter")
+# generates, written out as single statements: enable_fts runs it through
+# executescript, and Python's executescript commits the open transaction
+# first (sqlite-utils avoids that only in recent versions), which would
+# leave a half-applied migration behind a crash.
+FTS_TOKENIZER = "porter"
+V1_FTS = (
+    """CREATE VIRTUAL TABLE "{table}_fts" USING FTS5 (
+    "{a}", "{b}",
+    tokenize='porter',
+    content="{table}"
+)""",
+    """CREATE TRIGGER "{table}_ai" AFTER INSERT ON "{table}" BEGIN
+  INSERT INTO "{table}_fts" (rowid, "{a}", "{b}") VALUES (new.rowid, new."{a}", new."{b}");
+END""",
+    """CREATE TRIGGER "{table}_ad" AFTER DELETE ON "{table}" BEGIN
+  INSERT INTO "{table}_fts" ("{table}_fts", rowid, "{a}", "{b}") VALUES('delete', old.rowid, old."{a}", old."{b}");
+END""",
+    """CREATE TRIGGER "{table}_au" AFTER UPDATE ON "{table}" BEGIN
+  INSERT INTO "{table}_fts" ("{table}_fts", rowid, "{a}", "{b}") VALUES('delete', old.rowid, old."{a}", old."{b}");
+  INSERT INTO "{table}_fts" (rowid, "{a}", "{b}") VALUES (new.rowid, new."{a}", new."{b}");
+END""",
+)
+FTS_COLUMNS = {"propositions": ("text", "reasoning"), "observations": ("text", "window_title")}
+
+
+def _v1(db: Connection) -> None:
     for statement in V1.split(";"):
         if statement.strip():
             db.execute(statement)
-    for table in ("propositions", "observations"):
-        columns = ["text", "reasoning"] if table == "propositions" else ["text", "window_title"]
-        db[table].enable_fts(columns, create_triggers=True, tokenize="porter")
+    for table, (a, b) in FTS_COLUMNS.items():
+        for statement in V1_FTS:
+            db.execute(statement.format(table=table, a=a, b=b))
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]
+def _v2(db: Connection) -> None:
+    """Forget without full merges; FTS rows rewritten only when their text changes;
+    a vector index that carries the filter columns.
+
+    - FTS5 `secure-delete` removes a deleted row's terms from the index in
+      place, so forgetting no longer needs an `optimize` of the whole index.
+    - The update triggers fire only on the indexed columns: confirming or
+      touching a proposition used to delete and re-insert its FTS row.
+    - The vec0 index is rebuilt from the stored float vectors with status,
+      confidence, source and updated_at as metadata columns, so filters hold
+      inside the KNN search (see vectors.py).
+    """
+    for table, (a, b) in FTS_COLUMNS.items():
+        db.execute(f"INSERT INTO {table}_fts ({table}_fts, rank) VALUES ('secure-delete', 1)")
+        db.execute(f'DROP TRIGGER "{table}_au"')
+        db.execute(
+            f'CREATE TRIGGER "{table}_au" AFTER UPDATE OF "{a}", "{b}" ON "{table}" BEGIN\n'
+            + V1_FTS[3].format(table=table, a=a, b=b).split(" BEGIN\n", 1)[1]
+        )
+    vectors.migrate_v2(db)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def migrate(db: sqlite_utils.Database) -> int:
-    """Bring the database up to SCHEMA_VERSION; returns the version it started at."""
-    start = db.execute("PRAGMA user_version").fetchone()[0]
+def user_version(conn: Connection) -> int:
+    return conn.tuples("PRAGMA user_version")[0][0]
+
+
+def migrate(conn: Connection) -> int:
+    """Bring the database up to SCHEMA_VERSION; returns the version it started at.
+
+    Each step re-reads the version inside its write transaction, so two
+    processes opening a new file at once do not both run a migration.
+    """
+    start = user_version(conn)
     if start > SCHEMA_VERSION:
         raise StoreError(
             f"database schema v{start} is newer than this tacit (v{SCHEMA_VERSION}); upgrade tacit"
         )
-    for version in range(start + 1, SCHEMA_VERSION + 1):
-        with db.atomic():
-            MIGRATIONS[version - 1](db)
-            db.execute(f"PRAGMA user_version = {version}")
+    while user_version(conn) < SCHEMA_VERSION:
+        with conn.transaction():
+            version = user_version(conn)  # another process may have just done it
+            if version < SCHEMA_VERSION:
+                MIGRATIONS[version](conn)
+                conn.execute(f"PRAGMA user_version = {version + 1}")
     return start

@@ -15,14 +15,6 @@ def words(text: str) -> list[str]:
     return "".join(c if c.isalnum() else " " for c in text.lower()).split()
 
 
-def stem(word: str) -> str:
-    """A crude suffix strip, close enough to FTS5's porter tokenizer for explanations."""
-    for suffix in ("ing", "ed", "es", "s"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)]
-    return word
-
-
 def content_terms(text: str) -> list[str]:
     """Query words worth matching: no stopwords, no repeats.
 

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
 from pydantic import ValidationError
 
-from .db import StoreError
+from .db import NotFound, StoreError
 from .schema import SCHEMA_VERSION
-from .store import OBSERVATION_COLUMNS, Store, _observation_row
+from .store import Store
 from .types import EvidenceLink, Feedback, Observation, Proposition
 
 FORMAT = "tacit-export"
@@ -30,23 +30,28 @@ class ImportError_(StoreError):
 
 
 def export_records(store: Store) -> Iterator[dict[str, Any]]:
-    index = store.vector_index()
-    yield {
-        "type": "header",
-        "format": FORMAT,
-        "schema_version": SCHEMA_VERSION,
-        "vector_index": {"embedder": index[0], "dim": index[1]} if index else None,
-    }
-    for row in store.db.query("SELECT id FROM observations ORDER BY id"):
-        yield {"type": "observation", **store.get_observation(row["id"]).model_dump(mode="json")}
-    for row in store.db.query("SELECT * FROM propositions ORDER BY id"):
-        yield {"type": "proposition", **Proposition.model_validate(row).model_dump(mode="json")}
-    for link in store.evidence_links():
-        yield {"type": "evidence", **link.model_dump(mode="json")}
-    for row in store.db.query("SELECT * FROM feedback ORDER BY id"):
-        yield {"type": "feedback", **Feedback.model_validate(row).model_dump(mode="json")}
-    for row in store.db.query("SELECT id, embedding FROM proposition_embeddings ORDER BY id"):
-        yield {"type": "embedding", "id": row["id"], "f32": base64.b64encode(row["embedding"]).decode()}
+    """Every record, read in one snapshot so that links never point at rows written later.
+
+    The snapshot holds the store's lock until the export is consumed.
+    """
+    with store.snapshot():
+        index = store.vector_index()
+        yield {
+            "type": "header",
+            "format": FORMAT,
+            "schema_version": SCHEMA_VERSION,
+            "vector_index": {"embedder": index[0], "dim": index[1]} if index else None,
+        }
+        for obs in store.all_observations():
+            yield {"type": "observation", **obs.model_dump(mode="json")}
+        for p in store.all_propositions():
+            yield {"type": "proposition", **p.model_dump(mode="json")}
+        for link in store.evidence_links():
+            yield {"type": "evidence", **link.model_dump(mode="json")}
+        for fb in store.all_feedback():
+            yield {"type": "feedback", **fb.model_dump(mode="json")}
+        for pid, vec in store.all_embeddings():
+            yield {"type": "embedding", "id": pid, "f32": base64.b64encode(vec.tobytes()).decode()}
 
 
 def export_jsonl(store: Store) -> Iterator[str]:
@@ -56,14 +61,14 @@ def export_jsonl(store: Store) -> Iterator[str]:
 
 def export_markdown(store: Store) -> Iterator[str]:
     yield "# What tacit knows\n\n"
-    for status in ("current", "superseded", "rejected"):
-        rows = list(store.db.query(
-            "SELECT * FROM propositions WHERE status = ? ORDER BY updated_at DESC", [status]))
-        if not rows:
+    by_status: dict[str, list[Proposition]] = {"current": [], "superseded": [], "rejected": []}
+    for p in store.all_propositions():
+        by_status[p.status].append(p)
+    for status, items in by_status.items():
+        if not items:
             continue
-        yield f"## {status.capitalize()} ({len(rows)})\n\n"
-        for row in rows:
-            p = Proposition.model_validate(row)
+        yield f"## {status.capitalize()} ({len(items)})\n\n"
+        for p in sorted(items, key=lambda p: p.updated_at, reverse=True):
             yield (
                 f"- **{p.text}** — confidence {p.confidence:.2f}, {p.source}, v{p.version}, "
                 f"updated {p.updated_at:%Y-%m-%d} (#{p.id})\n"
@@ -108,50 +113,49 @@ def _import_record(store: Store, kind: str, record: dict[str, Any]) -> bool:
         return False
     if kind == "observation":
         obs = Observation.model_validate(record)
-        return _insert_once(store, "observations", obs.id, _observation_row(obs), OBSERVATION_COLUMNS)
+        if _exists(obs, store.get_observation):
+            return False
+        store.add_observations([obs])
+        return True
     if kind == "proposition":
         p = Proposition.model_validate(record)
         if p.id is None or p.revision_group is None:
             raise ValueError("proposition needs id and revision_group")
-        if _exists(store, "propositions", p.id, Proposition.model_validate, p):
+        if _exists(p, store.get):
             return False
-        store._insert_proposition(p)
+        store.add_propositions([(p, (), None)])
         return True
     if kind == "evidence":
-        link = EvidenceLink.model_validate(record)
-        store._link(link.proposition_id, [link.observation_id], link.created_at)
+        store.add_evidence([EvidenceLink.model_validate(record)])
         return True
     if kind == "feedback":
         fb = Feedback.model_validate(record)
-        if _exists(store, "feedback", fb.id, Feedback.model_validate, fb):
+        if _exists(fb, lambda fid: _feedback(store, fb.proposition_id, fid)):
             return False
-        store._insert_feedback(fb)
+        store.add_feedback([fb])
         return True
     if kind == "embedding":
         vec = np.frombuffer(base64.b64decode(record["f32"]), dtype=np.float32)
-        pid = int(record["id"])
-        store._store_vector(pid, vec, index=store.get(pid).status != "superseded")
+        store.set_embedding(int(record["id"]), vec)
         return True
     raise ValueError(f"unknown record kind {kind!r}")
 
 
-def _exists(store: Store, table: str, pk: int | None, parse: Any, incoming: Any) -> bool:
+def _feedback(store: Store, proposition_id: int, feedback_id: int) -> Feedback:
+    for fb in store.feedback_for(proposition_id):
+        if fb.id == feedback_id:
+            return fb
+    raise NotFound(f"no feedback with id {feedback_id}")
+
+
+def _exists(incoming: Any, fetch: Callable[[int], Any]) -> bool:
     """True if an identical record is there; a different one with the same id is a conflict."""
-    if pk is None:
+    if incoming.id is None:
         return False
-    rows = list(store.db.query(f"SELECT * FROM {table} WHERE id = ?", [pk]))
-    if not rows:
+    try:
+        stored = fetch(incoming.id)
+    except NotFound:
         return False
-    if parse(rows[0]) != incoming:
-        raise StoreError(f"{table} id {pk} already exists with different content")
-    return True
-
-
-def _insert_once(store: Store, table: str, pk: int | None, row: dict[str, Any], columns: list[str]) -> bool:
-    if _exists(store, table, pk, lambda r: r, {c: row[c] for c in columns}):
-        return False
-    store.db.execute(
-        f"INSERT INTO {table} ({','.join(columns)}) VALUES ({','.join('?' * len(columns))})",
-        [row[c] for c in columns],
-    )
+    if stored != incoming:
+        raise StoreError(f"{type(incoming).__name__.lower()} id {incoming.id} already exists with different content")
     return True
