@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
+import threading
 from datetime import UTC, datetime
 
 import pytest
 
 from tacitd.memory.db import CorruptDatabase, DatabaseLocked, NotFound, StoreError, connect
-from tacitd.memory.schema import SCHEMA_VERSION
+from tacitd.memory.schema import FTS_COLUMNS, SCHEMA_VERSION, V1
 from tacitd.memory.store import Store
 from tacitd.memory.types import Observation, Proposition, SearchFilters
 
@@ -106,13 +108,60 @@ def test_forget_leaves_no_trace_in_any_table_or_file(store, db_path):
         store.get(p.id)
 
 
+def test_forget_keeps_observations_that_other_propositions_cite(store):
+    shared = store.add_observation(Observation(observer="screen", text="standup notes"))
+    own = store.add_observation(Observation(observer="screen", text=f"private {CANARY}"))
+    forgotten = store.add_proposition(prop("Sam leads the standup"), evidence=[shared.id, own.id])
+    kept = store.add_proposition(prop("Sam works with Ana"), evidence=[shared.id])
+
+    report = store.forget(forgotten.id)
+
+    assert (report.propositions, report.observations) == (1, 1)
+    assert store.get_observation(shared.id).text == "standup notes"
+    assert [o.id for o in store.evidence_for(kept.id)] == [shared.id]  # its evidence is intact
+    with pytest.raises(NotFound):
+        store.get_observation(own.id)
+
+
+def file_bytes(db_path) -> bytes:
+    """The database file and its -wal, as they are on disk."""
+    return b"".join(f.read_bytes() for f in db_path.parent.iterdir() if f.name.startswith(db_path.name))
+
+
+def test_forget_with_a_reader_open_reports_the_scrub_pending_and_a_later_write_finishes_it(db_path):
+    with Store(db_path, busy_timeout_ms=200) as store:
+        obs = store.add_observation(Observation(observer="screen", text=f"secret {CANARY}"))
+        p = store.add_proposition(prop(f"Sam works on {CANARY}"), evidence=[obs.id])
+        reader = connect(db_path)
+        reader.execute("BEGIN")
+        assert reader.execute("SELECT count(*) FROM propositions").fetchone()[0] == 1  # a snapshot held open
+
+        report = store.forget(p.id)
+
+        assert (report.propositions, report.observations, report.scrub_pending) == (1, 1, True)
+        assert CANARY.encode() in file_bytes(db_path)  # what "pending" means: the bytes are still there
+        with Store(db_path, busy_timeout_ms=200) as other:  # the flag is in the file, not only here
+            assert other.scrub() is False
+        reader.execute("COMMIT")
+        reader.close()
+
+        store.add_observation(Observation(observer="push", text="an unrelated later write"))
+
+        assert CANARY.encode() not in file_bytes(db_path)
+        assert store.scrub() is True
+    with Store(db_path) as reopened:
+        assert reopened.forget(reopened.add_proposition(prop("x")).id).scrub_pending is False
+
+
 def test_forget_since_removes_recent_and_reopens_what_they_replaced(store):
     old = store.add_proposition(prop("Sam uses vim"))
     cutoff = datetime.now(UTC)
     newer = store.revise(old.id, text="Sam uses helix")
-    store.add_observation(Observation(observer="push", text="recent"))
+    recent = store.add_observation(Observation(observer="push", text="recent"))
+    store.link_evidence(old.id, [recent.id])  # cited by an older proposition: still in range, still goes
     report = store.forget_since(cutoff)
     assert (report.propositions, report.observations) == (1, 1)
+    assert store.evidence_for(old.id) == []
     reopened = store.get(old.id)
     assert (reopened.status, reopened.valid_to) == ("current", None)
     with pytest.raises(NotFound):
@@ -167,6 +216,81 @@ def test_reader_and_writer_in_two_processes(db_path):
     assert seen[-1] == 300
 
 
+HAMMER = textwrap.dedent("""
+    import json, sys
+    import numpy as np
+    from tacitd.memory.store import Store
+    from tacitd.memory.types import Observation, Proposition
+    path, tag, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    rng = np.random.default_rng(len(tag))
+    written = []
+    with Store(path) as s:
+        print("ready", flush=True)
+        sys.stdin.readline()  # both start together
+        for i in range(rounds):
+            # Each call reads before it writes, inside its transaction.
+            obs = s.add_observation(Observation(observer="push", text=f"{tag} saw {i}"))
+            p = s.add_proposition(Proposition(text=f"{tag} fact {i}", confidence=0.5),
+                                  embedding=rng.standard_normal(16))
+            p2 = s.revise(p.id, confidence=0.6)
+            s.confirm(p2.id)
+            s.link_evidence(p2.id, [obs.id])
+            s.set_embedding(p2.id, rng.standard_normal(16))
+            written.append([obs.id, p.id, p2.id])
+    print(json.dumps(written), flush=True)
+""")
+
+
+def test_two_writer_processes_never_fail_and_lose_nothing(db_path):
+    with Store(db_path) as setup:
+        setup.ensure_vector_index("test", 16)
+    rounds = 120
+    writers = [subprocess.Popen([sys.executable, "-c", HAMMER, str(db_path), tag, str(rounds)],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for tag in ("alpha", "beta")]
+    for w in writers:
+        assert w.stdout.readline().strip() == "ready"
+    for w in writers:
+        w.stdin.write("go\n")
+        w.stdin.flush()
+    results = {}
+    for tag, w in zip(("alpha", "beta"), writers):
+        out, err = w.communicate(timeout=120)
+        assert w.returncode == 0, err[-2000:]
+        results[tag] = json.loads(out)
+    with Store(db_path) as store:
+        assert store.counts()["propositions"] == 2 * 2 * rounds
+        for tag, written in results.items():
+            assert len(written) == rounds
+            for i, (obs_id, first, second) in enumerate(written):
+                assert store.get_observation(obs_id).text == f"{tag} saw {i}"
+                old, new = store.get(first), store.get(second)
+                assert (old.text, old.status) == (f"{tag} fact {i}", "superseded")
+                assert (new.text, new.status, new.confidence) == (f"{tag} fact {i}", "current", 1.0)
+                assert [o.id for o in store.evidence_for(second)] == [obs_id]
+                assert [f.kind for f in store.feedback_for(second)] == ["confirm"]
+            assert set(store.embeddings([w[2] for w in written])) == {w[2] for w in written}
+
+
+def test_threads_can_share_one_store(store):
+    """One connection, one lock: writes from several threads all land, none interleave."""
+    store.ensure_vector_index("test", 16)
+
+    def work(n: int) -> None:
+        for i in range(40):
+            p = store.add_proposition(prop(f"thread {n} fact {i}"), embedding=unit(1, n, i))
+            store.confirm(store.revise(p.id, confidence=0.7).id)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    current = store.recent(1000)
+    assert len(current) == 4 * 40 and {p.confidence for p in current} == {1.0}
+    assert store.counts()["propositions"] == 2 * 4 * 40
+
+
 def test_a_corrupt_file_gives_a_clear_error_and_is_left_alone(tmp_path):
     path = tmp_path / "tacit.db"
     junk = b"this is not a database, it is a shopping list " * 200
@@ -197,3 +321,117 @@ def test_embeddings_must_fit_the_index(store):
     with pytest.raises(StoreError, match="re-embed"):
         store.ensure_vector_index("e2", 32)
     assert store.counts()["propositions"] == 0
+
+
+EVERY_STATUS = SearchFilters(status=("current", "superseded", "rejected"))
+
+
+def test_rejected_and_superseded_vectors_are_filtered_inside_the_index(store):
+    store.ensure_vector_index("test", 16)
+    wrong = store.add_proposition(prop("Sam owns a boat"), embedding=unit(1, 0))
+    old = store.add_proposition(prop("Sam lives in Porto"), embedding=unit(1, 0.2))
+    store.reject(wrong.id)
+    new = store.revise(old.id, text="Sam lives in Lisbon", embedding=unit(0, 1))
+
+    def near(**filters):
+        return [pid for pid, _ in store.vector_candidates(unit(1, 0), 5, filters=SearchFilters(**filters))]
+
+    assert near() == [new.id]  # current only, though the other two are nearer
+    assert near(status=("rejected",)) == [wrong.id]  # still searchable on purpose: do not propose it again
+    assert near(status=("superseded",)) == [old.id]
+    store.confirm(new.id)
+    assert near(min_confidence=0.9) == [new.id]  # a later change reaches the index too
+
+
+def fake_embedder(dim: int, fail_after: int | None = None):
+    """Embeds text by its length, deterministically; raises after `fail_after` texts."""
+    seen = []
+
+    def embed(texts):
+        seen.extend(texts)
+        if fail_after is not None and len(seen) > fail_after:
+            raise RuntimeError("embedder crashed")
+        return [unit(1, len(t), dim=dim) for t in texts]
+
+    return embed
+
+
+def test_reembed_interrupted_midway_leaves_the_old_index_whole(store):
+    store.ensure_vector_index("old", 16)
+    ids = store.add_propositions((prop(f"fact number {i}"), (), unit(1, i)) for i in range(10))
+    before = store.vector_candidates(unit(1, 3), 10)
+    tables = {r[0] for r in store.db.execute("SELECT name FROM sqlite_master")}
+
+    with pytest.raises(RuntimeError, match="embedder crashed"):
+        store.reembed("new", 32, fake_embedder(32, fail_after=5), batch=2)
+
+    assert store.vector_index() == ("old", 16)
+    assert store.vector_candidates(unit(1, 3), 10) == before and len(before) == 10
+    assert all(v.shape == (16,) for v in store.embeddings(ids).values()) and len(store.embeddings(ids)) == 10
+    assert {r[0] for r in store.db.execute("SELECT name FROM sqlite_master")} == tables  # half-built one gone
+
+    assert store.reembed("new", 32, fake_embedder(32), batch=3) == 10
+    assert store.vector_index() == ("new", 32)
+    assert len(store.vector_candidates(unit(1, 12, dim=32), 10)) == 10
+    assert all(v.shape == (32,) for v in store.embeddings(ids).values())
+
+
+def test_reembed_catches_up_with_writes_made_meanwhile(db_path):
+    with Store(db_path) as store, Store(db_path) as other:
+        store.ensure_vector_index("old", 16)
+        first = store.add_proposition(prop("Sam drinks coffee"), embedding=unit(1))
+        second = store.add_proposition(prop("Sam drinks tea"), embedding=unit(1, 1))
+        added = []
+        embed = fake_embedder(32)
+
+        def embed_while_others_write(texts):
+            if not added:  # another connection writes between our batches
+                other.reject(second.id)
+                added.append(other.add_proposition(prop("Sam drinks mate"), embedding=unit(0, 1)).id)
+            return embed(texts)
+
+        store.reembed("new", 32, embed_while_others_write, batch=1)
+        query = unit(1, 10, dim=32)
+        assert {pid for pid, _ in store.vector_candidates(query, 10)} == {first.id, added[0]}
+        assert [pid for pid, _ in store.vector_candidates(query, 10, filters=SearchFilters(status=("rejected",)))] \
+            == [second.id]
+
+
+def test_a_second_store_notices_a_reembed_done_by_the_first(db_path):
+    with Store(db_path) as first, Store(db_path) as second:
+        first.ensure_vector_index("old", 16)
+        p = first.add_proposition(prop("Sam plays chess"), embedding=unit(1))
+        assert second.vector_index() == ("old", 16)
+        assert second.vector_candidates(unit(1), 1)[0][0] == p.id
+
+        first.reembed("new", 32, fake_embedder(32))
+
+        assert second.vector_index() == ("new", 32)
+        assert second.vector_candidates(unit(1, 15, dim=32), 1)[0][0] == p.id
+        with pytest.raises(StoreError, match="32 finite floats"):
+            second.set_embedding(p.id, unit(1))  # a 16-d vector no longer fits
+
+
+def test_an_old_database_is_migrated_with_its_vectors(db_path):
+    """A v1 file (bare binary index) comes up with the filter columns, vectors kept."""
+    db = connect(db_path)
+    for statement in V1.split(";"):
+        if statement.strip():
+            db.execute(statement)
+    db.execute("PRAGMA user_version = 1")
+    for table, (a, b) in FTS_COLUMNS.items():
+        db[table].enable_fts([a, b], create_triggers=True, tokenize="porter")
+    db.execute("INSERT INTO meta VALUES ('embedder', 'old'), ('embedding_dim', '16')")
+    db.execute("CREATE VIRTUAL TABLE proposition_vec USING vec0(embedding bit[16])")
+    db.execute("INSERT INTO propositions (id, text, confidence, half_life_days, source, status, version, "
+               "revision_group, valid_from, created_at, updated_at) VALUES "
+               "(1, 'Sam runs', 0.9, 30, 'llm', 'current', 1, 1, '2026', '2026', '2026'), "
+               "(2, 'Sam swims', 0.2, 30, 'llm', 'rejected', 1, 2, '2026', '2026', '2026')")
+    for pid in (1, 2):
+        db.execute("INSERT INTO proposition_embeddings VALUES (?, ?)", [pid, unit(1, pid).tobytes()])
+    db.close()
+    with Store(db_path) as store:
+        assert store.vector_index() == ("old", 16)
+        assert [pid for pid, _ in store.vector_candidates(unit(1), 5)] == [1]
+        assert [pid for pid, _ in store.vector_candidates(unit(1), 5, filters=EVERY_STATUS)] == [1, 2]
+        assert store.text_candidates("running", 5, SearchFilters()) == [1]
