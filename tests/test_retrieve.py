@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 
 from helpers import unit
@@ -28,14 +29,51 @@ def test_bm25_alone_finds_and_explains(store):
     assert any("dark" in w and "mode" in w for w in hits[0].why)
 
 
-def test_vectors_find_meaning_without_shared_words(store):
-    store.ensure_vector_index("test", 16)
-    gpu = add(store, "Sam fine-tunes language models on a GPU", vec=unit(1, 0.1))
-    add(store, "Sam bakes sourdough bread", vec=unit(0, 1))
-    hits = search(store, "machine learning", embedding=unit(1, 0))
-    assert hits[0].proposition.id == gpu.id
-    assert hits[0].parts.vector_rank == 1 and hits[0].parts.bm25_rank is None
-    assert hits[0].parts.similarity > 0.9
+MEMORIES = [
+    "Sam fine-tunes language models on a GPU",
+    "Sam bakes sourdough bread on weekends",
+    "Sam walks the dog in the park every evening",
+    "Sam pays the electricity bill online",
+    "Sam is planning a trip to Lisbon in March",
+    "Sam plays chess at a club on Thursdays",
+]
+
+
+@pytest.mark.parametrize("query, expected", [
+    ("machine learning hardware", 0),
+    ("household utilities", 3),
+    ("vacation abroad in Portugal", 4),
+    ("board games", 5),
+])
+def test_the_real_embedder_finds_meaning_without_shared_words(store, minilm, query, expected):
+    store.ensure_vector_index(minilm.name, minilm.dim)
+    ids = store.add_propositions((Proposition(text=t, confidence=0.7), (), v)
+                                 for t, v in zip(MEMORIES, minilm.embed(MEMORIES)))
+    hits = search(store, query, embedding=minilm.embed([query])[0])
+    assert hits[0].proposition.id == ids[expected]
+    assert hits[0].parts.bm25_rank is None  # no word in common: the vectors alone found it
+
+
+def test_filters_hold_inside_the_vector_search(store):
+    """300 nearer vectors that fail the filter must not crowd out the one that passes."""
+    dim = 384
+    rng = np.random.default_rng(7)
+    query = rng.standard_normal(dim).astype(np.float32)
+    query /= np.linalg.norm(query)
+
+    def at(cosine: float) -> np.ndarray:
+        noise = rng.standard_normal(dim).astype(np.float32)
+        noise -= (noise @ query) * query
+        return cosine * query + np.sqrt(1 - cosine**2) * noise / np.linalg.norm(noise)
+
+    store.ensure_vector_index("test", dim)
+    store.add_propositions((Proposition(text=f"Sam note {i}", confidence=0.2), (), at(0.9)) for i in range(300))
+    match = store.add_proposition(Proposition(text="Sam keeps a diary", confidence=0.8), embedding=at(0.74))
+
+    hits = search(store, "journal entries", embedding=query, filters=SearchFilters(min_confidence=0.5))
+
+    assert [h.proposition.id for h in hits] == [match.id]
+    assert hits[0].parts.similarity == pytest.approx(0.74, abs=0.01)
 
 
 def test_both_signals_beat_one(store):
@@ -84,6 +122,16 @@ def test_filters(store):
     assert ids(source=("user",)) == {user.id}
     assert ids(app="firefox") == {from_firefox.id}
     assert rejected.id not in ids() and ids(status=("rejected",)) == {rejected.id}
+
+
+def test_match_quality_uses_the_index_stemmer(store):
+    """BM25 matches "running" to "runs" (porter); the score must agree, or a floor drops the best hit."""
+    runs = add(store, "Sam runs along the river every morning")
+    add(store, "Sam cooks dinner for friends")
+    hits = search(store, "running", floor=0.5)
+    assert [h.proposition.id for h in hits] == [runs.id]
+    assert hits[0].parts.bm25_rank == 1
+    assert "1/1 (run)" in hits[0].why[0]
 
 
 def test_score_floor_drops_weak_matches(store):
