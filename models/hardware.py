@@ -1,4 +1,4 @@
-"""What this machine offers llama.cpp: physical cores and GPU offload."""
+"""What this machine offers llama.cpp: physical cores, GPU offload, the build's CPU features."""
 
 from __future__ import annotations
 
@@ -36,6 +36,40 @@ def gpu_offload_supported() -> bool:
     except ImportError:
         return False
     return bool(llama_cpp.llama_supports_gpu_offload())
+
+
+# CPU paths of llama.cpp known to crash: AMX's matmul segfaults on Q4_K_M models
+# (upstream "segfault in ggml_backend_amx_mul_mat"); a native build enables it by itself.
+KNOWN_CRASHES = {
+    "AMX_INT8": "AMX matmul segfaults on Q4_K_M models; rebuild portably with `make llama`",
+    "AMX_BF16": "AMX matmul segfaults on Q4_K_M models; rebuild portably with `make llama`",
+}
+
+
+def parse_system_info(info: str) -> dict[str, bool]:
+    """`llama_print_system_info()` text ("CPU : SSE3 = 1 | AVX2 = 1 | ...") as feature -> on."""
+    features: dict[str, bool] = {}
+    for part in info.replace("\n", "|").split("|"):
+        name, sep, value = part.rpartition("=")
+        name = name.rpartition(":")[2].strip()
+        if sep and name and value.strip().isdigit():
+            features[name] = features.get(name, False) or value.strip() != "0"
+    return features
+
+
+def known_crashes(features: dict[str, bool]) -> dict[str, str]:
+    return {name: why for name, why in KNOWN_CRASHES.items() if features.get(name)}
+
+
+@functools.cache
+def build_features() -> dict[str, object]:
+    """What the installed llama.cpp build was compiled with, and any path known to crash."""
+    import llama_cpp
+
+    info = llama_cpp.llama_print_system_info().decode("utf-8", errors="replace").strip()
+    features = parse_system_info(info)
+    return {"system_info": info, "enabled": sorted(n for n, on in features.items() if on),
+            "known_crashes": known_crashes(features)}
 
 
 _LOG_CALLBACK = None

@@ -11,7 +11,6 @@ from pydantic import BaseModel, Field
 
 from tacitd.models.bundled import GEMMA3_270M, PartsModel, assemble, ensure_bundled
 from tacitd.models.errors import AssemblyError, ModelMissing, SchemaError
-from tacitd.models.hardware import gpu_offload_supported
 from tacitd.models.llm import LlamaCppLLM
 
 
@@ -61,15 +60,22 @@ def test_twenty_varied_structured_prompts_give_twenty_valid_objects(gemma):
     assert totals["calls"] >= 20 and totals["completion_tokens"] > 0 and totals["seconds"] > 0
 
 
-def test_default_model_writes_a_specific_fact(qwen):
-    prompt = [
-        {"role": "system", "content": "You infer facts about the user from their screen activity."},
-        {"role": "user", "content": "For 40 minutes Sam edited train_lora.py in VS Code and read the PEFT "
-                                    "LoRA documentation in Firefox. State facts about Sam."},
-    ]
-    facts = qwen.complete_json(prompt, Facts, max_tokens=160)
-    text = " ".join(f.statement.lower() for f in facts.facts)
-    assert "lora" in text or "fine-tun" in text or "train" in text
+class Kind(BaseModel):
+    activity: Literal["cooking", "software development", "travel planning", "gardening"]
+
+
+def test_default_model_infers_what_the_evidence_does_not_name(qwen):
+    """The answers are words the prompts never use, so echoing the input cannot pass; guessing passes 1 in 64."""
+    cases = {
+        "Sam edited train_lora.py in VS Code, then ran pytest and fixed a failing assertion.": "software development",
+        "Sam compared Lisbon hotel prices, booked a window seat and read a Porto day-trip guide.": "travel planning",
+        "Sam read a focaccia recipe, preheated the oven to 220C and kneaded dough for ten minutes.": "cooking",
+    }
+    for evidence, expected in cases.items():
+        assert expected.split()[0] not in evidence.lower()
+        prompt = [{"role": "system", "content": "Classify what the user is doing."},
+                  {"role": "user", "content": evidence}]
+        assert qwen.complete_json(prompt, Kind, max_tokens=24).activity == expected, evidence
 
 
 def test_schema_that_cannot_fit_max_tokens_raises_typed_error_with_raw_output(gemma):
@@ -92,8 +98,15 @@ def test_missing_model_path_names_the_path_and_the_fix(tmp_path):
     assert "tacit models pull qwen2.5-3b-instruct" in str(err.value)
 
 
-def test_offload_follows_what_the_build_supports(gemma):
-    assert gemma.gpu_offload == gpu_offload_supported()
+def test_configured_gpu_layers_reach_the_loaded_model(gemma):
+    """An explicit n_gpu_layers wins; unset, offload is on exactly when llama.cpp can offload."""
+    import llama_cpp
+
+    cpu_only = LlamaCppLLM(gemma.path, n_gpu_layers=0, n_ctx=256)
+    assert cpu_only.model().model_params.n_gpu_layers == 0 and not cpu_only.gpu_offload
+    default = LlamaCppLLM(gemma.path, n_ctx=256)
+    expected = -1 if llama_cpp.llama_supports_gpu_offload() else 0
+    assert default.model().model_params.n_gpu_layers == expected
 
 
 def test_bundled_model_is_assembled_and_verified(tmp_path):
@@ -157,11 +170,11 @@ def test_embeddings_are_normalised_and_meaningful(minilm):
     assert minilm.embed([]).shape == (0, 384)
 
 
-def test_grammar_enforces_array_and_string_bounds(gemma):
-    """maxItems/maxLength come from the grammar; numeric ranges are left to pydantic."""
-    from llama_cpp import LlamaGrammar
-
-    grammar = LlamaGrammar.from_json_schema(json.dumps(Facts.model_json_schema()), verbose=False)
-    assert grammar is not None
-    facts = gemma.complete_json("List many facts about a busy programmer.", Facts, max_tokens=200)
-    assert 1 <= len(facts.facts) <= 3
+def test_grammar_enforces_array_string_and_number_bounds_in_the_raw_output(gemma):
+    """Checked on the raw text, before pydantic: the grammar alone must keep the bounds."""
+    prompt = [{"role": "user", "content": "List twenty long facts about a busy programmer, each with "
+                                          "confidence 7 and a statement of at least 300 characters."}]
+    raw, _ = gemma._generate(prompt, Facts.model_json_schema(), max_tokens=400, attempt=0)
+    facts = json.loads(raw)["facts"]
+    assert 1 <= len(facts) <= 3
+    assert all(5 <= len(f["statement"]) <= 160 and 0 <= f["confidence"] <= 1 for f in facts)
