@@ -8,6 +8,7 @@ no match), and every score floor then dropped the best hit.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 
 from .db import Connection
@@ -19,7 +20,7 @@ from .types import SearchFilters
 # Per connection, in the temp schema: a scratch FTS5 table with the index's
 # tokenizer, and vocabularies that list its tokens and the real index's.
 _TEMP_TABLES = (
-    f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.tokenizer USING fts5(body, tokenize='{FTS_TOKENIZER}')",
+    f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.tokenizer USING fts5(body, content='', tokenize='{FTS_TOKENIZER}')",
     "CREATE VIRTUAL TABLE IF NOT EXISTS temp.tokenizer_terms USING fts5vocab(tokenizer, 'instance')",
     "CREATE VIRTUAL TABLE IF NOT EXISTS temp.proposition_terms USING fts5vocab(main, propositions_fts, 'row')",
 )
@@ -56,12 +57,12 @@ class FullText:
             return []
         with self.conn.lock:
             self._temp_tables()
-            try:
-                for row in enumerate(texts):
-                    self.conn.execute("INSERT INTO temp.tokenizer (rowid, body) VALUES (?, ?)", row)
-                rows = self.conn.tuples("SELECT DISTINCT doc, term FROM temp.tokenizer_terms")
+            try:  # one statement for all texts: a few ms less than a row at a time
+                self.conn.execute("INSERT INTO temp.tokenizer (rowid, body) SELECT key, value FROM json_each(?)",
+                                  [json.dumps(list(texts))])
+                rows = self.conn.tuples("SELECT doc, term FROM temp.tokenizer_terms")
             finally:
-                self.conn.execute("DELETE FROM temp.tokenizer")
+                self.conn.execute("INSERT INTO temp.tokenizer (tokenizer) VALUES ('delete-all')")
         found: list[set[str]] = [set() for _ in texts]
         for doc, term in rows:
             found[doc].add(term)

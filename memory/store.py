@@ -15,6 +15,7 @@ forget.
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -208,8 +209,11 @@ class Store:
             return {}
         where, params = filter_sql(filters or ALL_STATUSES)
         rows = self._rows(
-            f"SELECT p.* FROM propositions p WHERE p.id IN ({placeholders(ids)}) AND {where}",
-            [*ids, *params],
+            # CROSS JOIN pins the id list as the outer loop: left to itself, SQLite
+            # may walk the status index over every current proposition instead.
+            "SELECT p.* FROM json_each(?) j CROSS JOIN propositions p ON p.id = j.value "
+            f"WHERE {where}",
+            [json.dumps([int(i) for i in ids]), *params],
         )
         return {r["id"]: Proposition.model_validate(r) for r in rows}
 
