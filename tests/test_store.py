@@ -435,3 +435,5 @@ def test_an_old_database_is_migrated_with_its_vectors(db_path):
         assert [pid for pid, _ in store.vector_candidates(unit(1), 5)] == [1]
         assert [pid for pid, _ in store.vector_candidates(unit(1), 5, filters=EVERY_STATUS)] == [1, 2]
         assert store.text_candidates("running", 5, SearchFilters()) == [1]
+        for fts in ("propositions_fts", "observations_fts"):
+            assert store.db.execute(f"SELECT v FROM {fts}_config WHERE k = 'secure-delete'").fetchone() == (1,)

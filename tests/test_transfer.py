@@ -37,6 +37,8 @@ def test_round_trip_is_exact(tmp_path):
         # The rebuilt indexes work, not just the rows.
         assert b.text_candidates("rust daily", 5, SearchFilters())
         assert b.vector_candidates(unit(1, 1), 1)[0][1] == pytest.approx(1.0, abs=1e-6)
+        # Status is carried into the vector index: the superseded version is not a current hit.
+        assert [b.get(pid).text for pid, _ in b.vector_candidates(unit(1, 0), 5)] == ["Sam writes Rust daily"]
         # Importing the same file again is a no-op, not a duplicate.
         assert import_jsonl(b, exported.splitlines())["proposition"] == 0
         assert "".join(export_jsonl(b)) == exported
