@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from difflib import SequenceMatcher
 
 from tacitd.daemon.propose import propose, session_text
 from tacitd.memory.types import Observation
@@ -56,9 +57,19 @@ def test_claims_copied_from_the_worked_example_are_dropped():
     assert [p.text for p in propose(stand_in, SESSION)] == ["Sam monitors GPU memory while training"]
 
 
+def longest_shared_run(a: str, b: str) -> int:
+    match = SequenceMatcher(None, a.lower(), b.lower(), autojunk=False)
+    return match.find_longest_match(0, len(a), 0, len(b)).size
+
+
 def test_default_model_proposes_specific_claims_about_the_session(qwen):
+    """Claims about Sam, on the session's topic, in the model's own words: an echo of the input fails."""
     props = propose(qwen, SESSION, user_name="Sam")
     assert props, "the default model should propose at least one claim"
-    text = " ".join(p.text.lower() + " " + p.reasoning.lower() for p in props)
+    seen = session_text(SESSION)
+    for p in props:
+        assert p.text.startswith("Sam "), p.text
+        assert longest_shared_run(p.text, seen) < 25, f"copied from the screen: {p.text}"
+    text = " ".join(p.text.lower() for p in props)
     assert any(word in text for word in ("lora", "fine-tun", "peft", "train", "gpu"))
     assert all(0 <= p.confidence <= 1 and p.half_life_days in (3, 14, 60, 365) for p in props)
