@@ -71,7 +71,7 @@ def export_markdown(store: Store) -> Iterator[str]:
         for p in sorted(items, key=lambda p: p.updated_at, reverse=True):
             yield (
                 f"- **{p.text}** — confidence {p.confidence:.2f}, {p.source}, v{p.version}, "
-                f"updated {p.updated_at:%Y-%m-%d} (#{p.id})\n"
+                f"updated {p.updated_at.astimezone():%Y-%m-%d} (#{p.id})\n"  # the reader's own date
             )
             if p.reasoning:
                 yield f"  - why: {p.reasoning}\n"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+from datetime import UTC, datetime
 
 import pytest
 
@@ -74,3 +76,18 @@ def test_markdown_lists_what_is_known(tmp_path):
         md = "".join(export_markdown(a))
     assert "## Current (2)" in md and "**Sam writes Rust daily**" in md
     assert "## Rejected (1)" in md and "Sam owns a boat" in md
+
+
+def test_markdown_dates_are_the_readers_local_dates(tmp_path, monkeypatch):
+    monkeypatch.setenv("TZ", "Pacific/Kiritimati")  # UTC+14: noon UTC is already tomorrow there
+    time.tzset()
+    try:
+        noon = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+        with Store(tmp_path / "a.db") as a:
+            a.add_proposition(Proposition(text="Sam likes tea", confidence=0.5, valid_from=noon,
+                                          created_at=noon, updated_at=noon))
+            md = "".join(export_markdown(a))
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert "updated 2026-03-02" in md
