@@ -192,6 +192,7 @@ class VectorIndex:
 
     def remove(self, pids: Iterable[int]) -> None:
         """Take propositions out of the index (their float vectors go by cascade)."""
+        pids = list(pids)
         for table in self._tables():
             for pid in pids:
                 self.conn.execute(f"DELETE FROM {table} WHERE rowid = ?", [pid])

@@ -105,23 +105,32 @@ def test_confidence_and_recency_weigh_in(store):
     assert hits[1].proposition.id == stale.id and hits[1].parts.recency < 0.01
 
 
-def test_filters(store):
+@pytest.mark.parametrize("path", ["words", "vectors"])
+def test_filters(store, path):
+    """Each filter holds on both paths: BM25 alone, and the vector index alone."""
+    store.ensure_vector_index("test", 16)
+    vec = unit(1, 0.1)
     obs = store.add_observation(Observation(observer="window", app="firefox", text="x"))
-    low = add(store, "Sam reads Hacker News", confidence=0.3)
-    old = add(store, "Sam reads the Economist", days_ago=10)
-    user = add(store, "Sam reads novels", source="user")
-    from_firefox = store.add_proposition(Proposition(text="Sam reads blogs", confidence=0.8), evidence=[obs.id])
-    rejected = store.reject(add(store, "Sam reads comics").id)
+    low = add(store, "Sam reads Hacker News", confidence=0.3, vec=vec)
+    old = add(store, "Sam reads the Economist", days_ago=10, vec=vec)
+    user = add(store, "Sam reads novels", source="user", vec=vec)
+    from_firefox = store.add_proposition(Proposition(text="Sam reads blogs", confidence=0.8), evidence=[obs.id],
+                                         embedding=vec)
+    rejected = store.reject(add(store, "Sam reads comics", vec=vec).id)
+    text, embedding = ("reads", None) if path == "words" else ("zzz", unit(1))
 
     def ids(**kw):
-        return {h.proposition.id for h in search(store, "reads", filters=SearchFilters(**kw))}
+        hits = search(store, text, embedding=embedding, filters=SearchFilters(**kw))
+        assert all((h.parts.bm25_rank is None) == (path == "vectors") for h in hits)
+        return {h.proposition.id for h in hits}
 
+    assert ids() == {low.id, old.id, user.id, from_firefox.id}
     assert low.id not in ids(min_confidence=0.5)
     assert old.id not in ids(since=datetime.now(UTC) - timedelta(days=1))
     assert ids(until=datetime.now(UTC) - timedelta(days=5)) == {old.id}
     assert ids(source=("user",)) == {user.id}
     assert ids(app="firefox") == {from_firefox.id}
-    assert rejected.id not in ids() and ids(status=("rejected",)) == {rejected.id}
+    assert ids(status=("rejected",)) == {rejected.id}
 
 
 def test_match_quality_uses_the_index_stemmer(store):
