@@ -112,7 +112,8 @@ def _v2(db: Connection) -> None:
     a vector index that carries the filter columns.
 
     - FTS5 `secure-delete` removes a deleted row's terms from the index in
-      place, so forgetting no longer needs an `optimize` of the whole index.
+      place, so forgetting no longer needs an `optimize` of the whole index
+      (one `rebuild` here clears what v1 left behind).
     - The update triggers fire only on the indexed columns: confirming or
       touching a proposition used to delete and re-insert its FTS row.
     - The vec0 index is rebuilt from the stored float vectors with status,
@@ -121,6 +122,10 @@ def _v2(db: Connection) -> None:
     """
     for table, (a, b) in FTS_COLUMNS.items():
         db.execute(f"INSERT INTO {table}_fts ({table}_fts, rank) VALUES ('secure-delete', 1)")
+        # Once: rebuild from the rows, so that nothing v1 deleted without
+        # secure-delete lingers (v1 rewrote a row's terms on every update, and
+        # secure-delete cannot remove those even after an 'optimize' merge).
+        db.execute(f"INSERT INTO {table}_fts ({table}_fts) VALUES ('rebuild')")
         db.execute(f'DROP TRIGGER "{table}_au"')
         db.execute(
             f'CREATE TRIGGER "{table}_au" AFTER UPDATE OF "{a}", "{b}" ON "{table}" BEGIN\n'

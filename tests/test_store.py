@@ -429,8 +429,14 @@ def test_an_old_database_is_migrated_with_its_vectors(db_path):
                "(2, 'Sam swims', 0.2, 30, 'llm', 'rejected', 1, 2, '2026', '2026', '2026')")
     for pid in (1, 2):
         db.execute("INSERT INTO proposition_embeddings VALUES (?, ?)", [pid, unit(1, pid).tobytes()])
+    db.execute("INSERT INTO propositions (id, text, confidence, half_life_days, source, status, version, "
+               f"revision_group, valid_from, created_at, updated_at) VALUES (3, 'Sam likes {CANARY}', 0.5, 30, "
+               "'llm', 'current', 1, 3, '2026', '2026', '2026')")
+    db.execute("UPDATE propositions SET confidence = 0.6 WHERE id = 3")  # v1 rewrote the FTS row: old segments
     db.close()
     with Store(db_path) as store:
+        store.forget(3)
+        assert CANARY not in repr(all_rows(store))
         assert store.vector_index() == ("old", 16)
         assert [pid for pid, _ in store.vector_candidates(unit(1), 5)] == [1]
         assert [pid for pid, _ in store.vector_candidates(unit(1), 5, filters=EVERY_STATUS)] == [1, 2]
