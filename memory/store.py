@@ -47,7 +47,13 @@ PAGE = 500  # rows per query when walking a whole table
 
 
 class Store:
-    """One tacit database file. Cheap to open; threads may share it (one lock, see db.Connection)."""
+    """One tacit database file. Cheap to open.
+
+    Threads may share a Store: its methods take one re-entrant lock around
+    the single connection (db.Connection says why a lock and not one
+    connection per thread). `db`, the raw sqlite-utils Database, is there for
+    diagnostics and benchmarks and bypasses that lock.
+    """
 
     def __init__(self, path: Path | str, busy_timeout_ms: int = BUSY_TIMEOUT_MS):
         self.path = Path(path)
