@@ -26,23 +26,78 @@ _TEMP_TABLES = (
 )
 
 
+# The most matching rows one BM25 query scores (FTS5 takes a few µs a row).
+MAX_SCORED = 5000
+
+
 class FullText:
-    def __init__(self, conn: Connection):
+    def __init__(self, conn: Connection, max_scored: int = MAX_SCORED):
         self.conn = conn
+        self.max_scored = max_scored
 
     def candidates(self, query: str, k: int, filters: SearchFilters) -> list[int]:
-        """BM25 order over proposition text (weighted 1.0) and reasoning (0.3)."""
-        match = fts_query(query)
-        if not match or k <= 0:
+        """The `k` best by BM25 over text (weight 1.0) and reasoning (0.3); newest first on ties.
+
+        FTS5 scores every row that matches any query word, a few µs a row, and
+        a word such as "Sam" in a memory about Sam matches every row: 150 ms
+        at 100k propositions. So when the words match more than `max_scored`
+        rows in all:
+        - words in more than half the rows leave the match. FTS5's bm25 gives
+          them an IDF of 1e-6, so they cannot reorder rows that match other
+          words; they only made FTS5 score every row (and pad a short list
+          with rows matching nothing else). If every word is like that, BM25
+          cannot rank at all, and the newest matching rows come first.
+        - rows holding all the other words (an intersection FTS5 walks
+          cheaply) are taken when at least `k` of them pass the filters. A
+          row missing a word rarely outscores one with all of them, but can.
+        - at most the newest `max_scored` matching rows are scored.
+        bench/retrieval.py measures what these shortcuts lose against the
+        exact order (`hybrid_recall_at_10`).
+        """
+        words = content_terms(query)
+        if not words or k <= 0:
+            return []
+        n_rows, counts = self._word_counts(words)
+        words = [w for w in words if counts[w]]
+        if sum(counts.values()) <= self.max_scored:
+            return self._best(words, "OR", k, filters)  # exact: every match is scored
+        telling = [w for w in words if counts[w] <= n_rows / 2]
+        if not telling:
+            return self._newest(words, k, filters)
+        if len(telling) > 1 and len(found := self._best(telling, "AND", k, filters)) == k:
+            return found
+        return self._best(telling, "OR", k, filters)
+
+    def _word_counts(self, words: list[str]) -> tuple[int, dict[str, int]]:
+        """(rows indexed, {word: rows matching it}), each word read by FTS5's tokenizer."""
+        tokens = self.terms(words)
+        n_rows, counts = self.term_stats(set().union(*tokens))
+        # A word that is several tokens matches as a phrase: at most its rarest token's rows.
+        return n_rows, {w: min((counts[t] for t in ts), default=0) for w, ts in zip(words, tokens, strict=True)}
+
+    def _best(self, words: list[str], op: str, k: int, filters: SearchFilters) -> list[int]:
+        """BM25 order over the newest `max_scored` rows that match and pass the filters."""
+        if not words:
             return []
         where, params = filter_sql(filters)
         rows = self.conn.tuples(
-            # CROSS JOIN pins the FTS match as the outer loop; otherwise SQLite
-            # may walk `propositions` by index and probe FTS once per row.
+            # CROSS JOIN pins the FTS match as the outer loop, which FTS5 walks
+            # newest first; otherwise SQLite may walk `propositions` by index
+            # and probe FTS once per row.
+            "SELECT id FROM (SELECT p.id AS id, bm25(propositions_fts, 1.0, 0.3) AS score "
+            "FROM propositions_fts f CROSS JOIN propositions p ON p.id = f.rowid "
+            f"WHERE propositions_fts MATCH ? AND {where} ORDER BY f.rowid DESC LIMIT ?) "
+            "ORDER BY score, id DESC LIMIT ?",
+            [fts_query(words, op), *params, self.max_scored, k],
+        )
+        return [r[0] for r in rows]
+
+    def _newest(self, words: list[str], k: int, filters: SearchFilters) -> list[int]:
+        where, params = filter_sql(filters)
+        rows = self.conn.tuples(
             "SELECT p.id FROM propositions_fts f CROSS JOIN propositions p ON p.id = f.rowid "
-            f"WHERE propositions_fts MATCH ? AND {where} "
-            "ORDER BY bm25(propositions_fts, 1.0, 0.3) LIMIT ?",
-            [match, *params, k],
+            f"WHERE propositions_fts MATCH ? AND {where} ORDER BY f.rowid DESC LIMIT ?",
+            [fts_query(words), *params, k],
         )
         return [r[0] for r in rows]
 

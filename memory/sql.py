@@ -8,11 +8,10 @@ vec0 index, so that the two paths cannot disagree on what a filter means.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from .text import content_terms
 from .types import Observation, Proposition, SearchFilters
 
 PROPOSITION_COLUMNS = (
@@ -51,9 +50,9 @@ def observation_from_row(row: dict[str, Any]) -> Observation:
     return Observation.model_validate({**row, "meta": json.loads(row["meta"])})
 
 
-def fts_query(text: str) -> str:
-    """Quote each word so that user text can never be read as FTS5 syntax."""
-    return " OR ".join(f'"{w}"' for w in content_terms(text))
+def fts_query(words: Iterable[str], op: str = "OR") -> str:
+    """Quote each word so that user text can never be read as FTS5 syntax; join them with OR or AND."""
+    return f" {op} ".join(f'"{w}"' for w in words)
 
 
 APP_IDS = (
