@@ -11,10 +11,11 @@ finished by a later write or open of the store.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime
 
-from .db import Connection
+from .db import Connection, DatabaseLocked
 from .sql import placeholders, to_db_time
 from .vectors import VectorIndex
 
@@ -89,14 +90,17 @@ class Forgetting:
         checkpoint gives up at once (a later write tries again).
         """
         with self.conn.lock:
-            if not self.conn.idle:
-                return False
-            if not self._checkpoint(wait):
+            try:
+                if not self.conn.idle or not self._checkpoint(wait):
+                    return False
+            except DatabaseLocked:
                 return False
             if self.pending():
-                with self.conn.transaction():
+                # Best effort: the bytes are gone; a flag left set only means one more try later.
+                with contextlib.suppress(DatabaseLocked), self.conn.transaction():
                     self.conn.execute("DELETE FROM meta WHERE key = ?", [PENDING_KEY])
-                self._checkpoint(wait=False)  # leaves only the cleared flag in the WAL if busy
+                with contextlib.suppress(DatabaseLocked):
+                    self._checkpoint(wait=False)  # the WAL now holds only the cleared flag
             return True
 
     def _checkpoint(self, wait: bool) -> bool:
