@@ -50,7 +50,7 @@ class FullText:
         - rows holding all the other words (an intersection FTS5 walks
           cheaply) are taken when at least `k` of them pass the filters. A
           row missing a word rarely outscores one with all of them, but can.
-        - at most the newest `max_scored` matching rows are scored.
+        - at most the newest `max_scored` matching rows are scored (see `_best`).
         bench/retrieval.py measures what these shortcuts lose against the
         exact order (`hybrid_recall_at_10`).
         """
@@ -76,10 +76,25 @@ class FullText:
         return n_rows, {w: min((counts[t] for t in ts), default=0) for w, ts in zip(words, tokens, strict=True)}
 
     def _best(self, words: list[str], op: str, k: int, filters: SearchFilters) -> list[int]:
-        """BM25 order over the newest `max_scored` rows that match and pass the filters."""
+        """BM25 order over at most the newest `max_scored` matching rows that pass the filters.
+
+        FTS5 ranks on its own first, and only its best 4k rows meet the
+        filters: a row lookup each, which costs as much as scoring. When fewer
+        than `k` of them pass, the filters apply to each row as it is scored.
+        """
         if not words:
             return []
         where, params = filter_sql(filters)
+        match = fts_query(words, op)
+        shortlist = self.conn.tuples(
+            "SELECT p.id FROM (SELECT id, score FROM (SELECT rowid AS id, bm25(propositions_fts, 1.0, 0.3) AS score "
+            "FROM propositions_fts WHERE propositions_fts MATCH ? ORDER BY rowid DESC LIMIT ?) "
+            "ORDER BY score, id DESC LIMIT ?) s "
+            f"CROSS JOIN propositions p ON p.id = s.id WHERE {where} ORDER BY s.score, s.id DESC LIMIT ?",
+            [match, self.max_scored, 4 * k, *params, k],
+        )
+        if len(shortlist) == k:
+            return [r[0] for r in shortlist]
         rows = self.conn.tuples(
             # CROSS JOIN pins the FTS match as the outer loop, which FTS5 walks
             # newest first; otherwise SQLite may walk `propositions` by index
@@ -88,7 +103,7 @@ class FullText:
             "FROM propositions_fts f CROSS JOIN propositions p ON p.id = f.rowid "
             f"WHERE propositions_fts MATCH ? AND {where} ORDER BY f.rowid DESC LIMIT ?) "
             "ORDER BY score, id DESC LIMIT ?",
-            [fts_query(words, op), *params, self.max_scored, k],
+            [match, *params, self.max_scored, k],
         )
         return [r[0] for r in rows]
 
