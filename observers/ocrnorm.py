@@ -6,7 +6,7 @@ in which every character remembers where it came from, so a match redacts
 the original span: the stray spaces and the misread characters go with it.
 
 Two copies share one index map (the fold swaps characters one for one):
-- `joined`: spaces around `- _ . : / =` removed between token characters;
+- `joined`: spaces around `- _ . : / = @` removed between token characters;
 - `folded`: `joined`, with O/0 and l/1 read the way their run reads: as
   digits in a mostly-numeric run (`4l11` → `4111`), as letters otherwise
   (`x0xb` → `xoxb`, `PASSW0RD` → `PASSWORD`).
@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 
 # One or two spaces next to a separator, with token characters around them.
-_GAP = re.compile(r"(?<=[A-Za-z0-9_\-.:/=+])[ \t]{1,2}(?=[-_.:/=])|(?<=[-_.:/=])[ \t]{1,2}(?=[A-Za-z0-9_\-+/=])")
+_GAP = re.compile(r"(?<=[A-Za-z0-9_\-.:/=+@])[ \t]{1,2}(?=[-_.:/=@])|(?<=[-_.:/=@])[ \t]{1,2}(?=[A-Za-z0-9_\-+/=])")
 _RUN = re.compile(r"[A-Za-z|]*[0-9|][A-Za-z0-9|]*")  # runs with a digit or |: the only ones a fold changes
 _LETTERISH, _DIGITISH = frozenset("OolI|"), frozenset("01")
 _TO_DIGIT = str.maketrans({"O": "0", "o": "0", "l": "1", "I": "1", "|": "1"})

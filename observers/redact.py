@@ -17,31 +17,40 @@ import re
 from collections.abc import Iterable, Iterator
 
 from .ocrnorm import normalise
-from .secret_rules import KEY_BLOCK_END, TOKEN_CHARS, Hit, entropy_hits, hand_hits, library_hits
+from .secret_rules import KEY_BLOCK_END, TOKEN_CHARS, Hit, hand_hits, library_hits
+from .tokens import alnum, bridges, entropy_hits, is_word, tokenish
 
 MARKER = re.compile(r"\[REDACTED:[a-z0-9_]+\]")
 _TOKEN_RUN = re.compile(rf"[{TOKEN_CHARS}]*")
-_PIECE = re.compile(rf"(?:[ \t]{{1,2}}|[ \t]*\n[ \t]*)([{TOKEN_CHARS}]+)")
-MAX_PIECES = 4  # OCR-split continuations followed from one secret
-
-
-def tokenish(piece: str) -> bool:
-    """A fragment of a token, not a word: `-QpL0vZ8`, `5512093847ab`, `vZ8xYk`; not `Lisbon`, `after`."""
-    core = piece.strip("-_.=/+~%")
-    if len(core) < 4:
-        return piece[:1] in "-_=/+" and len(core) >= 2
-    has_digit, has_alpha = any(c.isdigit() for c in core), any(c.isalpha() for c in core)
-    inner_upper = any(c.isupper() for c in core[1:]) and any(c.islower() for c in core)
-    return (has_digit and has_alpha) or inner_upper or piece[:1] in "-_=/+"
+_SAME_LINE = re.compile(rf"[ \t]{{1,2}}([{TOKEN_CHARS}]+)")
+_NEXT_LINE = re.compile(rf"[ \t]*(?:\n[ \t]*){{1,2}}([{TOKEN_CHARS}]+)")
+_GLUED = re.compile(rf"[\[\](){{}},;!]([{TOKEN_CHARS}]+)")  # OCR reads stray punctuation inside tokens
+MAX_PIECES = 16  # OCR-split pieces followed from one secret
 
 
 def _continue(text: str, end: int) -> int:
-    """Follow OCR-split pieces of the secret ending at `end`: each next piece that looks like a token."""
+    """Follow the OCR-split pieces of the secret ending at `end`: a piece glued on by a stray `[` or `,`;
+    on the same line every piece up to
+    the first word (`xoxb-2516 4-07 18818174 143- UWnoVP` is one token; a short word between two
+    fragments is bridged); then, if the line ends there, a piece that surely continues a token at
+    the start of the next line."""
     for _ in range(MAX_PIECES):
-        m = _PIECE.match(text, end)
-        if not m or not tokenish(m.group(1)):
-            break
-        end = m.end()
+        m = _GLUED.match(text, end)
+        if m and alnum(m.group(1)) >= 4 and not is_word(m.group(1)):
+            end = m.end()
+            continue
+        m = _SAME_LINE.match(text, end)
+        if m and not is_word(m.group(1)):
+            end = m.end()
+            continue
+        if m and (after := _SAME_LINE.match(text, m.end())) and bridges(m.group(1), after.group(1)):
+            end = after.end()
+            continue
+        m = _NEXT_LINE.match(text, end)
+        if m and tokenish(m.group(1)):
+            end = m.end()
+            continue
+        break
     return end
 
 

@@ -14,7 +14,7 @@ Stripe, Twilio, SendGrid, JWT, private keys...) through its plugins' public
 does not: labels with a prefix (`DB_PASSWORD=`) or in quotes, URL
 credentials and query tokens, Authorization headers, token prefixes that
 must be recognised from a fragment (a token cut in two by OCR), Luhn-checked
-card numbers, and unlabelled random-looking strings outside quotes.
+card numbers, and unlabelled random-looking strings outside quotes (tokens.py).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from functools import cache
 from typing import Literal
 
 Mode = Literal["token", "value", "block", "exact"]
-TOKEN_CHARS = r"A-Za-z0-9_\-+/=.~%"
+TOKEN_CHARS = r"A-Za-z0-9_\-+/=.~%|"  # | is how OCR often reads l or I
 
 
 @dataclass(frozen=True)
@@ -72,34 +72,29 @@ def library_hits(text: str) -> Iterator[Hit]:
             yield Hit(start, end, kind, "block" if kind == "private_key" else "token", 1)
 
 
-@cache
-def _entropy_of():  # noqa: ANN202
-    from detect_secrets.plugins.high_entropy_strings import Base64HighEntropyString
-
-    return Base64HighEntropyString().calculate_shannon_entropy
-
-
 # -- hand rules -----------------------------------------------------------------------------------
 
-# Token prefixes, recognised from a fragment of 8+ characters so that the first half of a token that
-# OCR cut in two still starts a redaction. A few letters OCR confuses are allowed ([Il1|] for I).
+# Token prefixes. A distinctive prefix starts a redaction from its first character, so that a token
+# that OCR cut right after it (`sk_live_A 1wxpnu...`) still goes whole; a prefix that could begin an
+# ordinary identifier (`npm_config`) needs a longer body. Letters OCR confuses are allowed ([Il1|] for I).
 PREFIXES = re.compile("|".join(f"(?P<{kind}>{rx})" for kind, rx in [
-    ("anthropic_key", r"sk-ant-[A-Za-z0-9_\-]{8,}"),
-    ("openai_key", r"sk-(?:proj|svcacct|admin)-[A-Za-z0-9_\-]{8,}|sk-[A-Za-z0-9]{20,}"),
+    ("anthropic_key", r"sk-ant-[A-Za-z0-9_\-]"),
+    ("openai_key", r"sk-(?:proj|svcacct|admin)-[A-Za-z0-9_\-]|sk-[A-Za-z0-9]{20,}"),
     ("google_api_key", r"A[Il1|]za[0-9A-Za-z_\-]{8,}"),
-    ("github_token", r"gh[pousr]_[A-Za-z0-9]{8,}|github_pat_[A-Za-z0-9_]{8,}"),
-    ("gitlab_token", r"g[lI1|](?:pat|dt|ft|rt|soat|cbt|imt|ptt|agent|oas)-[A-Za-z0-9_\-]{8,}"),
-    ("slack_token", r"xox[abposre]-[A-Za-z0-9\-]{8,}"),
-    ("slack_webhook", r"hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/]{8,}"),
-    ("stripe_key", r"(?:[rs]k|whsec)_(?:live_|test_)?[0-9A-Za-z]{8,}"),
+    ("github_token", r"gh[pousr]_[A-Za-z0-9]{4,}|github_pat_[A-Za-z0-9_]"),
+    ("gitlab_token", r"g[lI1|](?:pat|dt|ft|rt|soat|cbt|imt|ptt|agent|oas)-[A-Za-z0-9_\-]"),
+    ("slack_token", r"[xX][oO0][xX][abposreABPOSRE]-[A-Za-z0-9\-]{4,}"),
+    ("slack_webhook", r"hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/]"),
+    ("stripe_key", r"(?:[rs]k|whsec)_(?:live|test)_[0-9A-Za-z]|whsec_[0-9A-Za-z]{8,}"),
     ("huggingface_token", r"hf_[A-Za-z0-9]{8,}"),
     ("npm_token", r"npm_[A-Za-z0-9]{8,}"),
-    ("pypi_token", r"pypi-[A-Za-z0-9_\-]{16,}"),
+    ("pypi_token", r"pypi-AgE[A-Za-z0-9_\-]|pypi-[A-Za-z0-9_\-]{16,}"),
     ("sendgrid_key", r"S[G6]\.[A-Za-z0-9_\-]{8,}"),
     ("aws_access_key", r"(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{12,}"),
-    ("shopify_token", r"shp(?:at|ss|ca|pa)_[a-fA-F0-9]{8,}"),
-    ("digitalocean_token", r"do[opr]_v1_[a-f0-9]{8,}"),
+    ("shopify_token", r"shp(?:at|ss|ca|pa)_[a-fA-F0-9]{4,}"),
+    ("digitalocean_token", r"do[opr]_v1_[a-f0-9]"),
     ("jwt", r"eyJ[A-Za-z0-9_\-]{10,}"),
+    ("telegram_bot_token", r"\b\d[\d ]{7,11}:AA(?=[ \t]?[A-Za-z0-9_\-])"),
 ]))
 
 _KEYWORDS = (r"pass(?:word|wd|phrase|code)|pwd|secret|token|api[_\- ]?key|apikey|access[_\- ]?key"
@@ -113,7 +108,8 @@ LABEL = re.compile(
 QUERY_PARAM = re.compile(
     r"[?&;](?:access_token|id_token|refresh_token|token|api_?key|key|secret|client_secret|password|sig|signature"
     r"|code|auth)=(?=[^\s&#])", re.IGNORECASE)
-URL_CREDENTIALS = re.compile(r"\b[a-z][a-z0-9+.\-]*://([^\s/:@]*:[^\s/@]+)@", re.IGNORECASE)
+# user:password@ in a URL; the password may hold two spaces where OCR split it
+URL_CREDENTIALS = re.compile(r"\b[a-z][a-z0-9+.\-]*://([^\s/:@]*:[^\s/@]+(?: [^\s/@]+){0,2}) ?@", re.IGNORECASE)
 AZURE = re.compile(r"(?:Account|SharedAccess)Key=(?=\S)|SharedAccessSignature=(?=\S)", re.IGNORECASE)
 BEARER = re.compile(r"\bbearer[ \t]+(?=[A-Za-z0-9._~+/\-]{8,})", re.IGNORECASE)
 KEY_BLOCK = re.compile(r"[-—–_=~ ]*BEGIN[A-Z0-9 ]*?PRIVATE[ ]*KEY(?:[ ]*BLOCK)?", re.IGNORECASE)
@@ -154,41 +150,3 @@ def card_hits(text: str) -> Iterator[Hit]:
         digits = re.sub(r"\D", "", m.group())
         if 13 <= len(digits) <= 19 and luhn_ok(digits):
             yield Hit(m.start(), m.end(), "card", "exact", 1)
-
-
-# -- random-looking strings -----------------------------------------------------------------------
-
-CANDIDATE = re.compile(r"[A-Za-z0-9+/_\-]{16,}=*")
-MIN_ALNUM = 16
-MIN_SWITCH_RATE = 0.3  # random base62 switches ~0.44 per char, hex ~0.47; camelCase ~0.15, words 0
-MIN_ENTROPY = 3.0  # bits per character
-
-
-def _class(c: str) -> int:
-    return 0 if c.islower() else 1 if c.isupper() else 2
-
-
-def looks_random(run: str) -> bool:
-    """A token, not a word, an identifier or a path segment: long, mixed, switching character class often.
-
-    Upper→lower is not counted as a switch, so Capitalised and camelCase words stay low.
-    """
-    chars = [c for c in run if c.isalnum()]
-    if len(chars) < MIN_ALNUM or sum(c.isdigit() for c in chars) in (0, len(chars)):
-        return False
-    switches = sum(1 for a, b in zip(chars, chars[1:])
-                   if _class(a) != _class(b) and not (_class(a) == 1 and _class(b) == 0))
-    return switches / (len(chars) - 1) >= MIN_SWITCH_RATE and _entropy_of()("".join(chars)) >= MIN_ENTROPY
-
-
-def entropy_hits(text: str) -> Iterator[Hit]:
-    """Random-looking runs. A path (a run starting with /) is judged segment by segment, so only its
-    random segments go, and `/home/sam/projects/report.md` stays readable."""
-    for m in CANDIDATE.finditer(text):
-        run, base = m.group(), m.start()
-        if run.startswith("/"):
-            for seg in re.finditer(r"[^/]+", run):
-                if looks_random(seg.group()):
-                    yield Hit(base + seg.start(), base + seg.end(), "high_entropy", "exact", 3)
-        elif looks_random(run):
-            yield Hit(m.start(), m.end(), "high_entropy", "token", 3)

@@ -75,3 +75,158 @@ def test_pause_survives_a_restart_and_expires(tmp_path):
     assert not PauseState(path).paused()
     path.write_text("{corrupt")
     assert PauseState(path).paused()  # unreadable state fails closed
+
+
+# -- OCR noise ------------------------------------------------------------------------------------
+
+def test_the_normaliser_joins_split_tokens_and_maps_back_to_the_original():
+    from tacitd.observers.ocrnorm import normalise
+
+    text = "bot xoxb-5512 -QpL0vZ8 and 4l11 then x0xb"
+    norm = normalise(text)
+    assert norm.joined == "bot xoxb-5512-QpL0vZ8 and 4l11 then x0xb"
+    start = norm.joined.index("xoxb")
+    end = start + len("xoxb-5512-QpL0vZ8")
+    assert text[slice(*norm.span(start, end))] == "xoxb-5512 -QpL0vZ8"  # the stray space goes with it
+    assert "4111" in norm.folded and norm.folded.endswith("xoxb")  # digits in a number, letters in a word
+    assert len(norm.folded) == len(norm.joined)
+
+
+SLACK = "xoxb-123456789012-5512093847-QpL0vZ8xYk2mN7rT4sWq9eHb"
+
+
+@pytest.mark.parametrize("seen", [
+    SLACK,
+    "xoxb-123456789012-5512093847 -QpL0vZ8xYk2mN7rT4sWq9eHb",  # the example: space before a dash
+    "xoxb - 123456789012 - 5512093847 - QpLOvZ8xYk2mN7rT4sWq9eHb",  # spaces around every dash, O for 0
+    "x0xb-l23456789012-5512093847-QpL0vZ8xYk2mN7rT4sWq9eHb",  # 0 for o in the prefix, l for 1
+    "xoxb-123456789012-5512093847-QpL0vZ8\nxYk2mN7rT4sWq9eHb",  # split over two lines
+    "xoxb-1234567 89012 55120 93847-QpL0vZ8xYk2m N7rT4sWq9eHb",  # split at spaces, as Tesseract does before 1s
+])
+def test_a_slack_token_goes_whole_whatever_ocr_did_to_it(seen):
+    out = PrivacyFilter().redact(f"deploy bot {seen} done")
+    assert out == "deploy bot [REDACTED:slack_token] done"
+
+
+@pytest.mark.parametrize("line, kept", [
+    ("export DB_PASSWORD=s3cr3t-Passw0rd", "export DB_PASSWORD=#"),  # a prefix before the keyword
+    ("PGPASSWORD=hunter2canary psql -h db", "PGPASSWORD=#"),  # glued to it, to the end of the line
+    ("SECRET_KEY = 'django-insecure-7f#k2'", "SECRET_KEY = #"),
+    ("client_id=web client_secret=Zx9y8W7v6U5t", "client_id=web client_secret=#"),
+    ('{"user": "sam", "password": "hunter2canary"}', '{"user": "sam", "password": #}'),  # to the closing quote
+    ("db:\n  password: hunter2canary", "db:\n  password: #"),
+    ("passphrase: correct horse battery staple", "passphrase: #"),  # every word of it
+    ("PASSW0RD: hunter2canary", "PASSW0RD: #"),  # O read as 0 in the label
+    ("Authorization: Basic ZGVwbG95Omh1bnRlcjJjYW5hcnk=", "Authorization: #"),
+    ("card number: 4111 1111 1111 1112", "card number: #"),  # a label needs no Luhn
+])
+def test_a_labelled_value_goes_to_its_end(line, kept):
+    assert PrivacyFilter().redact(line) == kept.replace("#", "[REDACTED:password]")
+
+
+@pytest.mark.parametrize("text, secret", [
+    ("GET /v2/me?access_token=Ab12Cd34Ef56Gh78Ij90&fields=name", "Ab12Cd34Ef56Gh78Ij90"),
+    ("DATABASE_URL=postgres://app:Pa55w0rd-x9Q@db.internal:5432/app", "Pa55w0rd-x9Q"),
+    ("cache redis://:Qdvp Sf F5PH5nLZjMel @cache:6379/0", "F5PH5nLZjMel"),  # OCR spaces in the password
+    ("AccountName=acme;AccountKey=Z Yn9ZhyiA 4uoRgnatm UdjAWtGSU8po+799Nk==;EndpointSuffix=x", "UdjAWtGSU8po"),
+    ("hf_" + "aZUZrwpPtuEF BNOfQ5xj7t2ydfOK5uY8iH", "BNOfQ5xj7t2y"),
+    ("npm_" + "1wOLaQan8ePsqMgLj2olXCwYjn5zYIKNSSMY", "1wOLaQan8ePs"),
+    ("twine pypi-AgEIcHlwaS5vcmc" + "pXz9w3QlY7Zkuvqdt7s8Stq 1qtc4xatws8phP9n", "1qtc4xatws8p"),
+    ("mail SG.IMz_Bk4opH1Dr8_h97s-F_.vauP7_L7V21jxUdcfQm9-seB 1qRmUR8AK3R2GgLLT_Z", "1qRmUR8AK3R2"),
+    ("POST https://hooks.slack.com/services/T87MTA5VS/B0XEZY3LEX7/BWr2drgd1QsO7jprBGum", "BWr2drgd1QsO"),
+    ("stripe sk_live_A 1wxpnujTEBcdkOAQd6dKevH", "1wxpnujTEBcd"),  # cut right after the prefix
+    ("openai sk-6hMdZUsrY8DY79tF purb T3BlbkFJOvOwufdRBfLNagbRfbkG", "T3BlbkFJOvOw"),  # a misread word inside
+    ("discord M1yGoyMIKcG6cHOCCsLcMd7u,jIDvqV.Oy8Zgq-oDxsonGHixeRGS6Ab2z-", "oDxsonGHixeR"),  # a stray comma
+    ("-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlQOYBGhS4/Fvaf\nhdZxEuhnbzs0z\n-----END PGP PRIVATE KEY BLOCK-----",
+     "hdZxEuhnbzs0z"),
+    ("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXkt\nTptFyfePpX6N", "TptFyfePpX6N"),  # no END line
+    ("fingerprint 386bd8773c9d5 1940ea4e095bd 1d6854575622f8 verified", "1940ea4e095bd"),  # unlabelled, split
+    ("token ghp_u8jzPdeOlgxLd6Gn\n\ncfBAepfJBdOKh8000L8d", "cfBAepfJBdOK"),  # split over lines, blank between
+])
+def test_secrets_the_old_rules_let_through(text, secret):
+    out = PrivacyFilter().redact(text)
+    assert secret not in out and "[REDACTED:" in out
+
+
+@pytest.mark.parametrize("text", [
+    "Quarterly report for the Lisbon office",
+    "Sprint 42 planning - data platform team: budget review on Thursday at 10:00",
+    "/home/sam/projects/atlas/docs/README.md and ~/Downloads/invoice-2024-03.pdf",
+    "see getS3BucketPolicyV2Async, base64UrlEncodeString and ISO8601Timestamp",
+    "x86_64-linux-gnu python3.11 v1.2.3 2024-01-15T10:30:00Z",
+    "Flight LH1234 to AB5678 departs 07:45 from gate 12",
+    "order 1234 5678 9012 3456 shipped; call +351 912 345 678",
+    "The author: Jane Doe <jane@example.com> wrote 3 tokens of thanks",
+])
+def test_ordinary_text_survives(text):
+    assert PrivacyFilter().redact(text) == text
+
+
+def test_redacting_twice_changes_nothing():
+    privacy = PrivacyFilter()
+    text = "password: hunter2 now\nbot xoxb-1234567890-canaryslacktoken\nAuthorization: Bearer abc.def-123456789"
+    once = privacy.redact(text)
+    assert privacy.redact(once) == once and once.count("[REDACTED:") == 3
+
+
+# -- exclusions -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("app, title", [
+    ("xterm", "Passwords.kdbx - KeePassXC"),  # the case: a vault shown by a terminal
+    ("kitty", "vim ~/vault/family.kdbx"),
+    ("Code", "export.1pif — Visual Studio Code"),
+    ("Nautilus", "Personal.agilekeychain"),
+    ("firefox", "Bitwarden Web Vault — Mozilla Firefox"),
+    ("chromium", "LastPass: Free Password Manager"),
+    ("electron", "1Password — Private vault"),
+    ("Proton", "Proton Pass"),
+    ("osascript", "Keychain Access"),
+    ("Dashlane", "Passwords"),
+])
+def test_password_managers_and_vaults_are_excluded_whatever_app_shows_them(app, title):
+    assert PrivacyFilter().excluded(app, title)
+    assert PrivacyFilter().blocks_frame([WindowInfo(app="Code", title="main.py"), WindowInfo(app=app, title=title)])
+
+
+def test_ordinary_windows_are_not_excluded():
+    for app, title in [("Code", "passwords.py — tacit"), ("xterm", "ssh sam@db — bash"), ("Gedit", "report.md")]:
+        assert not PrivacyFilter().excluded(app, title)
+
+
+@pytest.mark.parametrize("path", [
+    "/home/sam/Passwords.kdbx", "/home/sam/Documents/export.1pif", "/home/sam/sync/Vault.agilekeychain/contents.js",
+    "/home/sam/.ssh/id_ed25519", "/home/sam/Downloads/Incognito/statement.pdf",
+    "/home/sam/Downloads/private-downloads/scan.png", "/home/sam/.config/KeePassXC/keepassxc.ini",
+    "/home/sam/.local/share/tacit/tacit.db-wal",  # tacit's own data: never observed back
+])
+def test_excluded_paths(path):
+    assert PrivacyFilter().excluded_path(path)
+
+
+def test_ordinary_paths_are_not_excluded():
+    for path in ["/home/sam/projects/atlas/README.md", "/home/sam/Downloads/invoice.pdf", "/tmp/notes/passwords.md"]:
+        assert not PrivacyFilter().excluded_path(path)
+
+
+def test_meta_gets_the_same_redaction_as_text_and_an_excluded_path_drops_the_observation():
+    obs = Observation(observer="push", text="deploy", meta={
+        "env": {"GITHUB_TOKEN": "ghp_" + "C4n4ry" * 6 + "xy", "region": "eu-west-1"},
+        "args": ["--password=hunter2canary", 3], "xoxb-1234567890-canaryslacktoken": True})
+    out = PrivacyFilter().apply(obs)
+    assert out is not None and "C4n4ry" not in str(out.meta) and "hunter2canary" not in str(out.meta)
+    assert "canaryslacktoken" not in str(out.meta)
+    assert out.meta["env"]["region"] == "eu-west-1" and out.meta["args"][1] == 3
+    vault = Observation(observer="files", text="modified", meta={"path": "/home/sam/Passwords.kdbx"})
+    assert PrivacyFilter().apply(vault) is None
+
+
+def test_a_changed_pause_file_is_read_again(tmp_path):
+    path = tmp_path / "paused.json"
+    state = PauseState(path)
+    assert not state.paused()
+    PauseState(path).pause()  # another process pauses
+    assert state.paused()
+    path.write_text('{"paused": false, "until": null}   ')
+    assert not state.paused()
+    path.write_text('{"paused": true, "until": "not a time"}')
+    assert state.paused()  # a bad time fails closed
