@@ -37,6 +37,7 @@ class FilesObserver(Observer):
         super().__init__(sink, privacy)
         self.paths, self.debounce_s, self.interval_s = [Path(p).expanduser() for p in paths], debounce_s, interval_s
         self._pending: dict[Path, tuple[str, float]] = {}
+        self.dropped = 0  # events refused as they arrived: paused, or an excluded path
         self._lock = threading.Lock()
         self._watcher = None
 
@@ -51,9 +52,13 @@ class FilesObserver(Observer):
                 if event.is_directory or event.event_type not in ("created", "modified", "moved"):
                     return
                 path = Path(getattr(event, "dest_path", "") or event.src_path)
-                if not ignored(path) and not outer.privacy.excluded_path(path) and not outer.privacy.paused():
-                    with outer._lock:
-                        outer._pending[path] = (event.event_type, time.monotonic())
+                if ignored(path):
+                    return
+                if outer.privacy.paused() or outer.privacy.excluded_path(path):
+                    outer.dropped += 1
+                    return
+                with outer._lock:
+                    outer._pending[path] = (event.event_type, time.monotonic())
 
         self._watcher = Watcher()
         for path in self.paths:

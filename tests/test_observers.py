@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -19,8 +20,8 @@ from tacitd.observers.ocr import TesseractReader
 from tacitd.observers.platform import X11Desktop, detect
 from tacitd.observers.privacy import PauseState, PrivacyFilter
 from tacitd.observers.push import PushChannel
-from tacitd.observers.screen import ScreenObserver
-from tacitd.observers.window import WindowObserver
+from tacitd.observers.screen import ScreenObserver, grab
+from tacitd.observers.window import InputObserver, WindowObserver
 from xdesktop import XServer
 
 SECRETS = ["AKIAZZCANARY7Q2W3E4R", "password: hunter2canary", "4111 1111 1111 1111"]
@@ -88,19 +89,82 @@ def test_only_the_changed_region_is_read_again(x, desktop, store):
 
 
 def test_an_excluded_window_on_screen_leaves_nothing_stored(x, desktop, store, db_path):
-    x.show("main.py — Code", "Code", ["def transfer(amount): pass"])
+    code = x.show("main.py — Code", "Code", ["def transfer(amount): pass"])
+    observer = screen(store, desktop)
+    assert observer.observe_frame() is not None
+    store.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    assert b"def transfer" in file_bytes(db_path)  # what is stored can be found in the file
     x.show("Bank login — Mozilla Firefox Private Browsing", "firefox", ["Balance 12,345.67 canarybank"],
            x=500, y=400, width=600, height=200)
-    x.focus(x.windows[0])  # visible, not focused: still excluded
-    assert screen(store, desktop).observe_frame() is None
+    x.focus(code)  # visible, not focused: still excluded
+    assert observer.observe_frame() is None and observer.stats["excluded"] == 1
     x.show("Vault", "KeePassXC", ["gmail canarypass"], x=100, y=100, width=300, height=100)
     assert WindowObserver(store.add_observation, PrivacyFilter(), desktop).snapshot() is not None  # seen...
-    observer = WindowObserver(store.add_observation, PrivacyFilter(), desktop)
-    observer.check()
-    x.focus(x.windows[0])
-    assert observer.check() is None  # ...but leaving KeePassXC stores nothing
-    assert store.counts()["observations"] == 0
+    windows = WindowObserver(store.add_observation, PrivacyFilter(), desktop)
+    windows.check()
+    x.focus(code)
+    assert windows.check() is None  # ...but leaving KeePassXC stores nothing
+    assert store.counts()["observations"] == 1
+    store.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
     assert b"canary" not in file_bytes(db_path)
+
+
+def test_a_password_manager_title_shown_by_another_app_drops_the_frame(x, desktop, store, db_path):
+    x.show("report.md — Editor", "Gedit", ["Quarterly report for the Lisbon office"])
+    observer = screen(store, desktop)
+    assert observer.observe_frame() is not None
+    vault = x.show("Passwords.kdbx - KeePassXC", "xterm", ["gmail  canaryvault  hunter2"], x=400, y=450,
+                   width=700, height=200)  # a terminal-class app showing the vault
+    assert observer.observe_frame() is None and observer.stats["excluded"] == 1
+    windows = WindowObserver(store.add_observation, PrivacyFilter(), desktop)
+    windows.check()
+    x.close_window(vault)
+    assert windows.check() is None  # the time spent in it is not stored either
+    store.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    assert store.counts()["observations"] == 1 and b"canaryvault" not in file_bytes(db_path)
+
+
+def test_a_window_appearing_during_the_capture_drops_the_frame(x, desktop, store, db_path):
+    x.show("notes", "Gedit", ["canaryrace on screen"])
+
+    def capture_then_open_vault():
+        frame = grab()
+        if not x.windows[-1].get_wm_class()[1] == "KeePassXC":
+            x.show("Vault", "KeePassXC", ["gmail canaryrace"], x=500, y=400, width=400, height=150)
+        return frame
+
+    observer = screen(store, desktop, capture=capture_then_open_vault)
+    assert observer.observe_frame() is None
+    assert observer.stats["unstable"] == 1 and observer.stats["excluded"] == 1  # retaken, then refused
+    assert store.counts()["observations"] == 0
+
+
+def test_text_goes_to_the_window_active_during_the_capture(x, desktop, store):
+    editor = x.show("report.md — Editor", "Gedit", ["Budget review on Thursday"], width=600, height=300)
+    mail = x.show("Inbox — Mail", "Thunderbird", ["3 unread from Lisbon"], x=650, y=0, width=600, height=300)
+    moves = iter([editor])
+
+    def capture_while_focus_moves():
+        frame = grab()
+        if (target := next(moves, None)) is not None:
+            x.focus(target)  # the user clicks the editor while the frame is being read
+        return frame
+
+    observer = screen(store, desktop, capture=capture_while_focus_moves)
+    obs = observer.observe_frame()
+    assert observer.stats["unstable"] == 1  # read before the click, checked after: retaken
+    assert obs is not None and (obs.app, obs.window_title) == ("Gedit", "report.md — Editor")
+    assert mail is not None
+
+
+def test_meta_is_stored_redacted(store, db_path):
+    token = "ghp_" + "C4n4ryM3t4" * 4
+    pushed = PushChannel(store.add_observation, PrivacyFilter()).push(
+        "deploy finished", app="ci", meta={"env": {"GITHUB_TOKEN": token}, "args": ["--password=canarymeta"]})
+    assert pushed is not None and pushed.meta["env"]["GITHUB_TOKEN"] == "[REDACTED:github_token]"
+    store.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    raw = file_bytes(db_path)
+    assert b"deploy finished" in raw and b"C4n4ryM3t4" not in raw and b"canarymeta" not in raw
 
 
 def test_secrets_on_screen_are_stored_only_redacted(x, desktop, store, db_path):
@@ -119,14 +183,32 @@ def test_pause_stops_all_capture(x, desktop, store, tmp_path):
     pause = PauseState(tmp_path / "paused.json")
     privacy = PrivacyFilter(pause=pause)
     pause.pause()
+    calls = {"capture": 0, "read": 0}
+
+    def capture():
+        calls["capture"] += 1
+        return grab()
+
+    def read(image):
+        calls["read"] += 1
+        return TesseractReader()(image)
+
+    shots = tmp_path / "shots"
+    observer = ScreenObserver(store.add_observation, privacy, read, desktop, capture=capture,
+                              keep_screenshots_dir=shots, keep_ttl=timedelta(hours=1))
     windows = WindowObserver(store.add_observation, privacy, desktop)
     windows.check()
     x.show("other", "Gedit", ["more"], x=200, y=450, height=150)
-    assert screen(store, desktop, privacy).observe_frame() is None
-    assert windows.check() is None
+    assert observer.observe_frame() is None and observer.once() is None
+    assert calls == {"capture": 0, "read": 0} and not list(tmp_path.rglob("*.png"))  # nothing taken or written
+    assert observer.stats["paused"] == 2
+    assert windows.check() is None and windows.snapshot() is None
+    assert InputObserver(store.add_observation, privacy, desktop).once() is None
     assert PushChannel(store.add_observation, privacy).push("pushed while paused") is None
     assert store.counts()["observations"] == 0
     pause.resume()
+    assert observer.observe_frame() is not None and calls == {"capture": 1, "read": 1}
+    assert len(list(shots.glob("*.png"))) == 1
     assert PushChannel(store.add_observation, privacy).push("after resume") is not None
 
 
@@ -154,6 +236,55 @@ def test_a_file_created_in_a_watched_dir_gives_an_observation(tmp_path, store):
     assert obs.meta["type"] == "text/markdown"
     assert "canaryfile" not in json.dumps(obs.model_dump(mode="json"))
     assert store.observations(limit=5)[0].meta["path"].endswith("plan.md")
+
+
+def test_files_from_excluded_contexts_are_not_recorded(tmp_path, store, db_path):
+    watched = tmp_path / "home"
+    for folder in ("Downloads/Incognito", ".ssh", "vault", "projects"):
+        (watched / folder).mkdir(parents=True)
+    observer = FilesObserver(store.add_observation, PrivacyFilter(), [watched], debounce_s=0.0)
+    observer.start_watching()
+    try:
+        (watched / "vault" / "Passwords.kdbx").write_bytes(b"canaryvault")
+        (watched / "Downloads" / "Incognito" / "canary-statement.pdf").write_bytes(b"%PDF")
+        (watched / ".ssh" / "id_canary").write_text("key")
+        (watched / "projects" / "plan.md").write_text("plan")
+        deadline = time.monotonic() + 10
+        while not any(p.name == "plan.md" for p in observer._pending) and time.monotonic() < deadline:
+            time.sleep(0.05)  # watchdog delivers on its own thread; poll with a deadline
+        seen = observer.flush()
+    finally:
+        observer.close()
+    assert [o.meta["path"] for o in seen] == [str(watched / "projects" / "plan.md")]
+    store.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    raw = file_bytes(db_path)
+    assert b"plan.md" in raw and b"canary" not in raw and b"kdbx" not in raw
+
+
+def test_files_touched_while_paused_are_never_recorded(tmp_path, store):
+    watched = tmp_path / "projects"
+    watched.mkdir()
+    pause = PauseState(tmp_path / "paused.json")
+    observer = FilesObserver(store.add_observation, PrivacyFilter(pause=pause), [watched], debounce_s=0.0)
+    observer.start_watching()
+    try:
+        pause.pause()
+        (watched / "while-paused.md").write_text("x")
+        observer._pending[watched / "queued-before.md"] = ("created", 0.0)  # queued just before the pause
+        deadline = time.monotonic() + 10
+        while not observer.dropped and time.monotonic() < deadline:
+            time.sleep(0.05)  # until the watcher thread has seen (and refused) the event
+        assert observer.dropped >= 1 and not observer._pending.keys() - {watched / "queued-before.md"}
+        assert observer.flush() == [] and not observer._pending
+        pause.resume()
+        (watched / "after.md").write_text("y")
+        deadline = time.monotonic() + 10
+        while not observer._pending and time.monotonic() < deadline:
+            time.sleep(0.05)
+        seen = observer.flush()
+    finally:
+        observer.close()
+    assert [Path(o.meta["path"]).name for o in seen] == ["after.md"]
 
 
 def test_a_failing_observer_is_restarted_and_the_others_keep_running():
