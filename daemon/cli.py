@@ -192,10 +192,14 @@ def forget(app: App, proposition_id: int | None, since: datetime | None, yes: bo
     store = app.store
     report = store.forget(proposition_id) if since is None else store.forget_since(since)
     if as_json:
-        emit_json({"forgotten": {"propositions": report.propositions, "observations": report.observations}})
-    else:
-        render.console.print(f"Forgot {report.propositions} proposition version(s) and "
-                             f"{report.observations} observation(s).")
+        emit_json({"forgotten": {"propositions": report.propositions, "observations": report.observations},
+                   "scrub_pending": report.scrub_pending})
+        return
+    render.console.print(f"Forgot {report.propositions} proposition version(s) and "
+                         f"{report.observations} observation(s).")
+    if report.scrub_pending:
+        render.console.print("[yellow]Another program has the database open, so the deleted text may stay "
+                             "in the file until tacit's next write, which removes it.[/yellow]")
 
 
 @cli.command(name="export")

@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from tacitd.memory.db import connect
+
 TACIT = Path(sys.executable).with_name("tacit")
 
 
@@ -64,6 +66,22 @@ def test_forget_by_id_and_since(tacit):
     tacit("add", "Sam plays the cello")
     assert tacit.json("forget", "--since", "1h")["forgotten"]["propositions"] == 1
     assert tacit.json("recent") == []
+
+
+def test_forget_says_when_a_reader_keeps_the_text_in_the_file(tacit):
+    secret = tacit.json("add", "Sam's locker code is 4711")
+    reader = connect(tacit.data / "tacit.db")
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM propositions").fetchone()  # holds a snapshot open
+    try:
+        held = tacit.json("forget", str(secret["id"]), "--yes")
+        assert held == {"forgotten": {"propositions": 1, "observations": 0}, "scrub_pending": True}
+        assert "may stay in the file" in tacit("forget", str(tacit.json("add", "Sam naps")["id"])).stdout
+    finally:
+        reader.execute("COMMIT")
+        reader.close()
+    later = tacit.json("forget", str(tacit.json("add", "Sam sings")["id"]))
+    assert later["scrub_pending"] is False
 
 
 def test_export_import_round_trip(tacit, tmp_path):
