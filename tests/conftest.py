@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from models_fixtures import gemma, minilm, minilm_path, qwen  # noqa: F401  (shared real-model fixtures)
+from models_fixtures import e5, gemma, minilm, minilm_path, qwen  # noqa: F401  (shared real-model fixtures)
 from tacitd.memory.store import Store
 
 

