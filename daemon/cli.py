@@ -111,8 +111,8 @@ def query(app: App, text: str, limit: int, since: datetime | None, until: dateti
           app_name: str | None, floor: float, as_json: bool) -> None:
     """Search memory for TEXT; each result says why it matched."""
     results = retrieve.search(
-        app.store, text, embedding=app.embed(text), limit=limit, floor=floor, params=app.settings.retrieval,
-        filters=_filters(since, until, min_confidence, status, source, app_name),
+        app.store, text, embedding=app.embed(text, query=True), limit=limit, floor=floor,
+        params=app.settings.retrieval, filters=_filters(since, until, min_confidence, status, source, app_name),
     )
     if as_json:
         emit_json({"query": text, "results": [h.model_dump(mode="json") for h in results]})

@@ -54,8 +54,12 @@ class App:
                 self._embedder = None
         return self._embedder
 
-    def embed(self, text: str) -> np.ndarray | None:
-        """The text's vector, if it can go into this store's vector index."""
+    def embed(self, text: str, query: bool = False) -> np.ndarray | None:
+        """The text's vector, if it can go into this store's vector index.
+
+        A query is embedded as one (`embed_query`): models such as e5 put a
+        different prefix on queries than on the passages they are matched to.
+        """
         embedder = self.embedder
         if embedder is None:
             return None
@@ -66,7 +70,7 @@ class App:
             click.echo(f"warning: memories are indexed with {index[0]}, not {embedder.name}; "
                        "run `tacit models reembed`", err=True)
             return None
-        return embedder.embed([text])[0]
+        return (embedder.embed_query if query else embedder.embed)([text])[0]
 
     @property
     def store(self) -> Store:

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pytest
 
 from tacitd.memory.db import connect
@@ -47,6 +48,22 @@ def test_add_then_query_returns_it_with_score_parts(tacit):
     parts = top["parts"]
     assert set(parts) >= {"bm25_rank", "vector_rank", "recency", "confidence", "relevance"}
     assert parts["bm25_rank"] == 1 and result["results"][0]["why"]
+
+
+def test_query_text_is_embedded_as_a_query(tacit, e5):
+    """e5 puts "query: " before a question and "passage: " before what is stored."""
+    tacit.env["TACIT_MODELS__EMBEDDER"] = "multilingual-e5-small"
+    stored, asked = "Sam bakes sourdough bread on Sundays", "bread"
+    tacit("add", stored)
+    similarity = tacit.json("query", asked)["results"][0]["parts"]["similarity"]
+
+    def unit(v):
+        return v / np.linalg.norm(v)
+
+    passage = unit(e5.embed([stored])[0])
+    as_query, as_passage = (float(unit(v) @ passage) for v in (e5.embed_query([asked])[0], e5.embed([asked])[0]))
+    assert abs(as_query - as_passage) > 0.02  # so the prefix the CLI used shows
+    assert similarity == pytest.approx(as_query, abs=2e-3)
 
 
 def test_show_confirm_reject_recent(tacit):
