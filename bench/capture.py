@@ -2,8 +2,9 @@
 
     python bench/capture.py --json [--seconds 60]
 
-Reports per-frame milliseconds for capture, change detection, full-frame OCR
-and changed-region OCR (both on the same changes), and the screen observer's
+Reports per-frame milliseconds for capture, change detection, full-frame OCR,
+changed-region OCR (both on the same changes) and redaction of the text read
+(privacy filter, before storage), and the screen observer's
 CPU seconds per minute at default settings: its own thread's CPU plus the
 Tesseract processes it ran, scaled to 60 s. Xvfb's own CPU is the display
 server's and is not counted.
@@ -68,7 +69,7 @@ def run(seconds: float) -> dict[str, object]:
     thread.start()
     time.sleep(0.5)  # let the clock window appear before the first frame
 
-    capture, diff, full, region = [], [], [], []
+    capture, diff, full, region, redact = [], [], [], [], []
     observer.observe_frame()  # first frame: read whole
     children0 = os.times()
     cpu0, wall0 = time.thread_time(), time.monotonic()
@@ -79,6 +80,8 @@ def run(seconds: float) -> dict[str, object]:
         diff.append(t["diff_ms"])
         if "ocr_region_ms" in t:
             region.append(t["ocr_region_ms"])
+        if "redact_ms" in t:
+            redact.append(t["redact_ms"])
         time.sleep(observer.interval_s)
     cpu = time.thread_time() - cpu0
     children = os.times()
@@ -103,6 +106,7 @@ def run(seconds: float) -> dict[str, object]:
         "ocr_full_frame_ms": ms(full),
         "ocr_changed_region_ms": ms(region),
         "region_vs_full_ocr_ratio": round(ms(region) / ms(full), 3) if region and full else None,
+        "redact_ms": ms(redact),
         "cpu_s_per_min": round((cpu + child_cpu) * 60 / wall, 2),
         "stats": observer.stats,
     }
