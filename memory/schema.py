@@ -134,7 +134,54 @@ def _v2(db: Connection) -> None:
     vectors.migrate_v2(db)
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2]
+V3 = (
+    """CREATE TABLE segments (
+  key TEXT PRIMARY KEY,
+  state TEXT NOT NULL CHECK (state IN ('open', 'processed', 'skipped', 'quarantined', 'dropped')),
+  attempts INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+  note TEXT NOT NULL DEFAULT '',
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+)""",
+    "CREATE INDEX segments_state ON segments(state, created_at)",
+    """CREATE TABLE queue (
+  observation_id INTEGER PRIMARY KEY REFERENCES observations(id) ON DELETE CASCADE,
+  state TEXT NOT NULL CHECK (state IN ('pending', 'segmented', 'processed', 'quarantined')),
+  segment_key TEXT REFERENCES segments(key),
+  queued_at TEXT NOT NULL
+)""",
+    "CREATE INDEX queue_state ON queue(state)",
+    "CREATE INDEX queue_segment ON queue(segment_key)",
+    """CREATE TABLE quarantine (
+  segment_key TEXT PRIMARY KEY REFERENCES segments(key) ON DELETE CASCADE,
+  error TEXT NOT NULL,
+  raw_output TEXT NOT NULL DEFAULT '',
+  tries INTEGER NOT NULL CHECK (tries >= 1),
+  next_try_at TEXT,
+  first_failed_at TEXT NOT NULL,
+  last_failed_at TEXT NOT NULL
+)""",
+    # The model's raw output may quote the observations: forgetting any of them forgets it too,
+    # and the segment is open again, to be redone from what is left (or dropped when nothing is).
+    """CREATE TRIGGER queue_forgotten AFTER DELETE ON queue WHEN old.segment_key IS NOT NULL BEGIN
+  DELETE FROM quarantine WHERE segment_key = old.segment_key;
+  UPDATE segments SET state = 'open' WHERE key = old.segment_key AND state = 'quarantined';
+  UPDATE queue SET state = 'segmented' WHERE segment_key = old.segment_key AND state = 'quarantined';
+END""",
+)
+
+
+def _v3(db: Connection) -> None:
+    """The pipeline's work queue, its segments and its quarantine (memory/queue.py).
+
+    Observations stored before v3 are not queued: they came from an import,
+    whose export already holds what was learned from them.
+    """
+    for statement in V3:
+        db.execute(statement)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

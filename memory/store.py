@@ -26,6 +26,7 @@ import numpy as np
 from .db import BUSY_TIMEOUT_MS, Connection, NotFound, StoreError
 from .forget import ForgetReport, Forgetting
 from .fulltext import FullText
+from .queue import WorkQueue
 from .schema import migrate
 from .sql import (
     ALL_STATUSES,
@@ -66,6 +67,7 @@ class Store:
         self.db = self._conn.db
         self.vectors = VectorIndex(self._conn)
         self.fulltext = FullText(self._conn)
+        self.queue = WorkQueue(self._conn)  # the pipeline's work queue and quarantine (queue.py)
         self._forgetting = Forgetting(self._conn, self.vectors)
         self._finish_scrub()
 

@@ -128,3 +128,53 @@ class SearchFilters(_Model):
     status: tuple[Status, ...] = ("current",)
     source: tuple[Source, ...] | None = None
     app: str | None = None
+
+
+class Segment(_Model):
+    """One activity: the unit the pipeline proposes from, one segment per model call.
+
+    Contiguous observations of the same app and window-title family (see
+    daemon/pipeline/segment.py). `observation_ids` are every member: the
+    evidence, and what `key` was derived from when the segment was formed, so
+    the same observations always make the same segment. `observations` are
+    what the model may see: text-bearing members and window records (title,
+    duration), with lines that repeat an earlier frame dropped and the text
+    kept under a token cap. Input and idle records are members for their
+    duration only.
+    """
+
+    key: str = Field(pattern=r"^[0-9a-f]{16}$")
+    app: str | None = None
+    family: str = Field(default="", description="window-title family or site; '' when the app is the activity")
+    observation_ids: list[int] = Field(min_length=1)
+    observations: list[Observation] = Field(default_factory=list)
+    started_at: Timestamp
+    ended_at: Timestamp
+
+    @model_validator(mode="after")
+    def _check_span(self) -> Segment:
+        if self.ended_at < self.started_at:
+            raise ValueError("ended_at must not be earlier than started_at")
+        return self
+
+    @property
+    def duration_s(self) -> float:
+        return (self.ended_at - self.started_at).total_seconds()
+
+    @property
+    def has_text(self) -> bool:
+        """Whether anything here can be proposed from (window titles alone cannot)."""
+        return any(o.text.strip() for o in self.observations)
+
+
+class Support(_Model):
+    """How much independent evidence backs a proposition, derived from its evidence links.
+
+    `sessions` counts distinct segments among its evidence observations, `days`
+    distinct local days of their capture times; `confirmed` says the user
+    confirmed this text (in any version of its revision group).
+    """
+
+    sessions: int = Field(default=0, ge=0)
+    days: int = Field(default=0, ge=0)
+    confirmed: bool = False
