@@ -28,12 +28,15 @@ _TEMP_TABLES = (
 
 # The most matching rows one BM25 query scores (FTS5 takes a few µs a row).
 MAX_SCORED = 5000
+# FTS5's structure record (the index's list of segments) lives at id 10 of its %_data table.
+STRUCTURE = "SELECT block FROM propositions_fts_data WHERE id = 10"
 
 
 class FullText:
     def __init__(self, conn: Connection, max_scored: int = MAX_SCORED):
         self.conn = conn
         self.max_scored = max_scored
+        self._counted: tuple[tuple[bytes, int] | None, dict[str, int]] = (None, {})  # see term_stats
 
     def candidates(self, query: str, k: int, filters: SearchFilters) -> list[int]:
         """The `k` best by BM25 over text (weight 1.0) and reasoning (0.3); newest first on ties.
@@ -144,15 +147,24 @@ class FullText:
         return self.terms([" ".join(words)])[0] if words else frozenset()
 
     def term_stats(self, terms: Iterable[str]) -> tuple[int, dict[str, int]]:
-        """(propositions indexed, {term: how many of them contain it}), for IDF weights."""
+        """(propositions indexed, {term: how many of them contain it}), for IDF weights.
+
+        Counting a term walks its whole posting list (a few ms for "Sam" in
+        100k rows), and a search asks twice, so counts are kept until the
+        index changes: the key is FTS5's structure record, which every
+        committed change to the index rewrites, with the row count (a
+        secure-delete may leave the structure as it was). Inside a
+        transaction nothing is kept, as uncommitted rows are not in it yet.
+        """
         terms = list(dict.fromkeys(terms))
         with self.conn.lock:
             self._temp_tables()
-            total = self.conn.tuples("SELECT count(*) FROM propositions")[0][0]
-            rows = self.conn.tuples(
-                f"SELECT term, doc FROM temp.proposition_terms WHERE term IN ({placeholders(terms)})",
-                terms,
-            ) if terms else []
-        counts = {t: 0 for t in terms}
-        counts.update({term: doc for term, doc in rows})
-        return total, counts
+            key = (self.conn.tuples(STRUCTURE)[0][0], self.conn.tuples("SELECT count(*) FROM propositions")[0][0])
+            if not self.conn.idle or key != self._counted[0]:
+                self._counted = (key if self.conn.idle else None, {})
+            counts = self._counted[1]
+            if missing := [t for t in terms if t not in counts]:
+                counts.update(dict.fromkeys(missing, 0))
+                counts.update(self.conn.tuples(
+                    f"SELECT term, doc FROM temp.proposition_terms WHERE term IN ({placeholders(missing)})", missing))
+        return key[1], {t: counts[t] for t in terms}

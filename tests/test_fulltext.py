@@ -11,6 +11,7 @@ import random
 import pytest
 
 from tacitd.memory.sql import filter_sql
+from tacitd.memory.store import Store
 from tacitd.memory.types import Proposition, SearchFilters
 
 TOPICS = ["kafka", "rust", "cello", "sourdough", "tokyo", "chess", "yoga", "terraform", "jazz", "kayak"]
@@ -86,3 +87,23 @@ def test_a_small_memory_is_ranked_exactly(store):
                             for t in ("Sam runs on Sundays", "Sam runs a small bakery and runs marathons")])
     # Both rows hold "runs": FTS5 cannot weigh it, but in a small memory every match is still found.
     assert sorted(store.text_candidates("running", 10, SearchFilters())) == [1, 2]
+
+
+def test_word_counts_follow_every_change_to_the_index(store, db_path):
+    def add(s, text):
+        return s.add_proposition(Proposition(text=text, confidence=0.5))
+
+    tea = add(store, "Sam drinks tea")
+    assert store.term_stats(["tea"]) == (1, {"tea": 1})
+    with Store(db_path) as other:  # another connection writes
+        add(other, "Sam brews tea at work")
+    assert store.term_stats(["tea"]) == (2, {"tea": 2})
+    store.forget(tea.id)  # a secure delete
+    assert store.term_stats(["tea"]) == (1, {"tea": 1})
+    with pytest.raises(RuntimeError), store.transaction():
+        add(store, "Sam spills tea")
+        assert store.term_stats(["tea"]) == (2, {"tea": 2})  # uncommitted rows count inside
+        raise RuntimeError("roll back")
+    assert store.term_stats(["tea"]) == (1, {"tea": 1})
+    store.revise(store.text_candidates("tea", 1, SearchFilters())[0], text="Sam brews green tea at work")
+    assert store.term_stats(["tea", "green"]) == (2, {"tea": 2, "green": 1})  # both versions are indexed
