@@ -27,6 +27,7 @@ from tacitd.models.errors import ModelError
 from . import render
 from .cli_context import App, When, emit_json, json_option, pass_app
 from .cli_models import doctor, models
+from .cli_pipeline import ingest, quarantine
 from .config import ConfigError
 from .observe import observe, pause, resume
 from .timespec import format_local
@@ -237,7 +238,7 @@ def walkthrough(app: App, no_llm: bool) -> None:
 
 
 # The command groups defined in other modules, registered here and only here.
-for _command in (models, doctor, observe, pause, resume):
+for _command in (models, doctor, observe, pause, resume, ingest, quarantine):
     cli.add_command(_command)
 
 

@@ -1,0 +1,132 @@
+"""`tacit ingest FILE.jsonl` and `tacit quarantine list|retry|drop`: the pipeline's commands.
+
+Defined here and registered on the root group in `cli.py`. Progress goes
+to stderr (and only to a terminal), so `--json` output stays clean.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from tacitd.memory.queue import QuarantineEntry
+from tacitd.observers.privacy import PrivacyFilter
+
+from . import render
+from .cli_context import App, emit_json, json_option, pass_app
+from .pipeline.ingest import IngestError, IngestReport, admit, parse, store_and_queue
+from .timespec import format_local
+
+PROGRESS_FROM_BYTES = 1 << 20  # smaller files finish before a bar would help
+
+
+def _progress(show: bool) -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                    console=Console(stderr=True), transient=True, disable=not show)
+
+
+def _lines(fh: IO[str], progress: Progress, task: object) -> Iterator[str]:
+    for line in fh:
+        progress.update(task, advance=len(line.encode("utf-8")))  # type: ignore[arg-type]
+        yield line
+
+
+@click.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@json_option
+@pass_app
+def ingest(app: App, file: Path, as_json: bool) -> None:
+    """Queue the observations in FILE (JSON Lines, one Observation per line) for processing.
+
+    They pass the privacy filter as captured ones do. All or nothing: a bad
+    line is named, and nothing is ingested.
+    """
+    privacy = PrivacyFilter(app.settings.observers.privacy)  # exclusions and redaction; pause is for capture
+    size = os.path.getsize(file)
+    show = not as_json and size >= PROGRESS_FROM_BYTES
+    report = IngestReport()
+    try:
+        with _progress(show) as progress, file.open(encoding="utf-8") as fh:
+            reading = progress.add_task("reading", total=size)
+            observations = parse(_lines(fh, progress, reading))
+            filtering = progress.add_task("privacy filter", total=len(observations))
+            passed = admit(observations, privacy, report, lambda n: progress.update(filtering, advance=n))
+    except IngestError as exc:
+        raise click.ClickException(f"{file}: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise click.ClickException(f"{file}: not UTF-8 text ({exc.reason}); nothing was ingested") from exc
+    store_and_queue(app.store, passed, report)
+    if as_json:
+        emit_json({**report.summary(), "queue": app.store.queue.counts()})
+        return
+    s = report.summary()
+    render.console.print(f"Ingested {s['ingested']} of {s['read']} observation(s) from {file.name}: "
+                         f"{s['excluded']} excluded by privacy rules, {s['redacted']} redacted. "
+                         f"{app.store.queue.counts()['pending']} pending in the queue.")
+
+
+@click.group()
+def quarantine() -> None:
+    """Segments whose processing failed, with the error and the model's raw output."""
+
+
+def _entry_json(entry: QuarantineEntry) -> dict:
+    return {**entry.model_dump(mode="json"), "given_up": entry.next_try_at is None}
+
+
+@quarantine.command(name="list")
+@click.option("--raw", is_flag=True, help="Show the model's raw output in full.")
+@json_option
+@pass_app
+def list_(app: App, raw: bool, as_json: bool) -> None:
+    """What is in quarantine, oldest failure first."""
+    entries = app.store.queue.quarantined()
+    if as_json:
+        emit_json([_entry_json(e) for e in entries])
+        return
+    if not entries:
+        render.console.print("[dim]Quarantine is empty.[/dim]")
+        return
+    for e in entries:  # one block each, so that a key is never folded and can be copied
+        when = f"next try {format_local(e.next_try_at)}" if e.next_try_at else "given up: `tacit quarantine retry`"
+        render.console.print(f"[bold]{e.key}[/bold]  {len(e.observation_ids)} observation(s) · "
+                             f"{e.tries} tr{'y' if e.tries == 1 else 'ies'} · {when}", soft_wrap=True)
+        render.console.print(f"  error: {e.error}", markup=False, soft_wrap=True)
+        if e.raw_output:
+            output = e.raw_output if raw else e.raw_output[:200] + ("…" if len(e.raw_output) > 200 else "")
+            render.console.print(f"  raw output: {output}", markup=False, soft_wrap=True)
+
+
+@quarantine.command()
+@click.argument("keys", nargs=-1, required=True)
+@json_option
+@pass_app
+def retry(app: App, keys: tuple[str, ...], as_json: bool) -> None:
+    """Try these segments again on the next run, with a fresh count of tries."""
+    with app.store.transaction():  # all of them or, on an unknown key, none
+        entries = [app.store.queue.retry(k) for k in keys]
+    if as_json:
+        emit_json([_entry_json(e) for e in entries])
+    else:
+        render.console.print(f"Queued {len(entries)} segment(s) for another try.")
+
+
+@quarantine.command()
+@click.argument("keys", nargs=-1, required=True)
+@json_option
+@pass_app
+def drop(app: App, keys: tuple[str, ...], as_json: bool) -> None:
+    """Give up on these segments. Their observations stay (stats use them); nothing is proposed from them."""
+    with app.store.transaction():
+        for key in keys:
+            app.store.queue.drop(key)
+    if as_json:
+        emit_json({"dropped": list(keys)})
+    else:
+        render.console.print(f"Dropped {len(keys)} segment(s) from quarantine.")

@@ -1,0 +1,102 @@
+"""`tacit ingest FILE.jsonl`: through the privacy filter onto the queue; a bad line names itself, changes nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tacitd.memory.store import Store
+
+from pipeline_helpers import frame, jsonl, workday
+
+TACIT = Path(sys.executable).with_name("tacit")
+AWS_KEY = "AKIAZ7QW3ERT5YUI8OPL"  # an AWS access key id, shaped like a real one
+
+
+@pytest.fixture
+def tacit(tmp_path):
+    data = tmp_path / "data"
+    env = {**os.environ, "TACIT_DATA_DIR": str(data), "TACIT_CONFIG": str(tmp_path / "none.toml")}
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(TACIT), *args], env=env, capture_output=True, text=True, timeout=120)
+
+    run.db = data / "tacit.db"
+    return run
+
+
+def observations_in(db: Path) -> int:
+    if not db.exists():
+        return 0
+    with Store(db) as store:
+        return store.counts()["observations"]
+
+
+def test_ingest_filters_stores_and_queues(tacit, tmp_path):
+    records = [
+        *workday(),
+        frame(10, "kitty", "deploy", f"export AWS_ACCESS_KEY_ID={AWS_KEY}"),
+        frame(12, "KeePassXC", "Passwords.kdbx", "bank login"),  # an excluded app: dropped whole
+    ]
+    path = tmp_path / "day.jsonl"
+    path.write_text(jsonl(records))
+    result = tacit("ingest", str(path), "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["read"] == 7 and summary["ingested"] == 6 and summary["excluded"] == 1
+    assert summary["redacted"] == 1 and summary["queue"]["pending"] == 6
+    with Store(tacit.db) as store:
+        texts = [o.text for o in store.all_observations()]
+        assert not any(AWS_KEY in t for t in texts) and any("[REDACTED" in t for t in texts)
+        assert not any("bank login" in t for t in texts)
+        captured = sorted(o.captured_at.isoformat() for o in store.all_observations())
+    assert captured[0] == workday()[0]["captured_at"]  # capture times kept, not ingest times
+    human = tacit("ingest", str(path))
+    assert human.returncode == 0 and "Ingested 6 of 7" in human.stdout
+
+
+@pytest.mark.parametrize(("bad", "message"), [
+    ("{not json", "line 3: not JSON"),
+    ("[1, 2]", "line 3: expected a JSON object, got list"),
+    (json.dumps({**workday()[0], "id": 7}), "line 3: id: tacit numbers observations itself"),
+    (json.dumps({k: v for k, v in workday()[0].items() if k != "captured_at"}), "line 3: captured_at: required"),
+    (json.dumps({**workday()[0], "captured_at": "yesterday"}), "line 3: captured_at:"),
+    (json.dumps({**workday()[0], "observer": "Screen Reader"}), "line 3: observer:"),
+    (json.dumps({**workday()[0], "duration_s": -5}), "line 3: duration_s:"),
+    (json.dumps({**workday()[0], "colour": "red"}), "line 3: colour:"),
+])
+def test_a_bad_line_is_named_and_nothing_is_ingested(tacit, tmp_path, bad, message):
+    earlier = tmp_path / "earlier.jsonl"
+    earlier.write_text(jsonl(workday()[:1]))
+    assert tacit("ingest", str(earlier)).returncode == 0
+    path = tmp_path / "day.jsonl"
+    good = [json.dumps(r) for r in workday()]
+    path.write_text("\n".join([good[0], "", bad, *good[1:]]) + "\n")  # line 2 is blank, line 3 is bad
+    result = tacit("ingest", str(path), "--json")
+    assert result.returncode == 1 and message in result.stderr, result.stderr
+    assert "nothing was ingested" in result.stderr and result.stdout == ""
+    assert observations_in(tacit.db) == 1
+
+
+def test_a_file_that_is_not_utf8_is_refused(tacit, tmp_path):
+    path = tmp_path / "day.jsonl"
+    path.write_bytes(jsonl(workday()).encode() + b"\xff\xfe\n")
+    result = tacit("ingest", str(path))
+    assert result.returncode == 1 and "not UTF-8" in result.stderr
+    assert observations_in(tacit.db) == 0
+
+
+def test_a_large_file_keeps_json_output_clean(tacit, tmp_path):
+    paragraph = "Notes on the LoRA rank sweep: rank 8 beat rank 4 on the eval set. " * 120
+    records = [frame(i, "code", "notes.md — finetune", f"{i}: {paragraph}") for i in range(140)]
+    path = tmp_path / "big.jsonl"
+    path.write_text(jsonl(records))
+    assert path.stat().st_size > 1 << 20  # big enough for the progress bar, which must not reach stdout
+    result = tacit("ingest", str(path), "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["ingested"] == 140
