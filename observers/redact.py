@@ -18,25 +18,27 @@ from collections.abc import Iterable, Iterator
 
 from .ocrnorm import normalise
 from .secret_rules import KEY_BLOCK_END, TOKEN_CHARS, Hit, hand_hits, library_hits
-from .tokens import alnum, bridges, entropy_hits, is_word, tokenish
+from .tokens import bridges, entropy_hits, is_word, tokenish
 
 MARKER = re.compile(r"\[REDACTED:[a-z0-9_]+\]")
 _TOKEN_RUN = re.compile(rf"[{TOKEN_CHARS}]*")
 _SAME_LINE = re.compile(rf"[ \t]{{1,2}}([{TOKEN_CHARS}]+)")
 _NEXT_LINE = re.compile(rf"[ \t]*(?:\n[ \t]*){{1,2}}([{TOKEN_CHARS}]+)")
-_GLUED = re.compile(rf"[\[\](){{}},;!]([{TOKEN_CHARS}]+)")  # OCR reads stray punctuation inside tokens
+_JUNK = rf"[^\s{TOKEN_CHARS}\"'`]"  # a stray character OCR put inside a token: [ } , ¢ ...
+_GLUED = re.compile(rf"{_JUNK}([{TOKEN_CHARS}]+)")
+_GLUED_BEFORE = re.compile(rf"([{TOKEN_CHARS}]+)({_JUNK})?\Z")
+_LOOK_BACK = 256
 MAX_PIECES = 16  # OCR-split pieces followed from one secret
 
 
 def _continue(text: str, end: int) -> int:
-    """Follow the OCR-split pieces of the secret ending at `end`: a piece glued on by a stray `[` or `,`;
-    on the same line every piece up to
-    the first word (`xoxb-2516 4-07 18818174 143- UWnoVP` is one token; a short word between two
-    fragments is bridged); then, if the line ends there, a piece that surely continues a token at
-    the start of the next line."""
+    """Follow the OCR-split pieces of the secret ending at `end`: a piece glued on by a stray `[` or
+    `¢`; on the same line every piece up to the first word (`xoxb-2516 4-07 18818174 143- UWnoVP`
+    is one token; a short word between two fragments is bridged); then, if the line ends there, a
+    piece that surely continues a token at the start of the next line."""
     for _ in range(MAX_PIECES):
         m = _GLUED.match(text, end)
-        if m and alnum(m.group(1)) >= 4 and not is_word(m.group(1)):
+        if m and tokenish(m.group(1)):
             end = m.end()
             continue
         m = _SAME_LINE.match(text, end)
@@ -52,6 +54,17 @@ def _continue(text: str, end: int) -> int:
             continue
         break
     return end
+
+
+def _back(text: str, start: int) -> int:
+    """For a hit found mid-token: the token characters right before it, and a piece glued on by
+    a stray character (`SK5a976238¢ea46739ffea…`)."""
+    for _ in range(MAX_PIECES):
+        m = _GLUED_BEFORE.search(text, max(0, start - _LOOK_BACK), start)
+        if not m or (m.group(2) and not tokenish(m.group(1))):
+            break
+        start = m.start()
+    return start
 
 
 def _line_end(text: str, at: int) -> int:
@@ -75,13 +88,14 @@ def widen(text: str, hit: Hit) -> tuple[int, int]:
         if close >= 0:
             return hit.start, close + 1
         return hit.start, _continue(text, _line_end(text, hit.start))
-    return hit.start, _continue(text, _TOKEN_RUN.match(text, hit.end).end())
+    start = hit.start if hit.anchored else _back(text, hit.start)
+    return start, _continue(text, _TOKEN_RUN.match(text, hit.end).end())
 
 
 def merge(spans: Iterable[tuple[int, int, Hit]]) -> list[tuple[int, int, Hit]]:
     """Overlapping spans become one; its kind comes from the best-ranked hit in it."""
     out: list[tuple[int, int, Hit]] = []
-    for start, end, hit in sorted(spans, key=lambda s: (s[0], -s[1])):
+    for start, end, hit in sorted(spans, key=lambda s: (s[0], -s[1], s[2].rank, s[2].kind)):
         if out and start < out[-1][1]:
             s0, e0, h0 = out[-1]
             out[-1] = (s0, max(e0, end), hit if hit.rank < h0.rank else h0)
@@ -91,13 +105,16 @@ def merge(spans: Iterable[tuple[int, int, Hit]]) -> list[tuple[int, int, Hit]]:
 
 
 class Redactor:
+    """`redact(text)`; `extra` holds the user's own rules (kind -> regex), handled like token prefixes."""
+
     def __init__(self, extra: dict[str, str] | None = None):
         self.extra = [(kind, re.compile(p)) for kind, p in (extra or {}).items()]
 
     def hits(self, text: str) -> Iterator[Hit]:
+        """The rules that also run on the O/0 l/1-folded copy: cheap, and written to tolerate it."""
         yield from hand_hits(text)
         for kind, pattern in self.extra:
-            yield from (Hit(m.start(), m.end(), kind, "token", 1) for m in pattern.finditer(text) if m.end() > m.start())
+            yield from (Hit(*m.span(), kind, "token", 1) for m in pattern.finditer(text) if m.end() > m.start())
 
     def spans(self, text: str) -> list[tuple[int, int, str]]:
         """Original-text spans to redact, with their kinds."""
@@ -107,7 +124,8 @@ class Redactor:
         def fresh(hit: Hit) -> bool:
             return not any(a <= hit.start < b for a, b in markers)
 
-        found = [h for variant in {norm.joined, norm.folded} for h in self.hits(variant)]
+        variants = (norm.joined,) if norm.folded == norm.joined else (norm.joined, norm.folded)
+        found = [h for variant in variants for h in self.hits(variant)]
         found += [*library_hits(norm.joined), *entropy_hits(norm.joined)]  # OCR-tolerant prefixes are hand rules
         widened = [(*widen(norm.joined, h), h) for h in found if fresh(h)]
         original = [(*norm.span(s, e), h) for s, e, h in widened if e > s]

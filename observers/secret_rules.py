@@ -36,6 +36,7 @@ class Hit:
     kind: str
     mode: Mode
     rank: int  # lower wins when hits merge: a specific kind over "password" over "high_entropy"
+    anchored: bool = True  # False: found mid-token (by randomness), so it may also reach back
 
 
 # -- detect-secrets -------------------------------------------------------------------------------
@@ -112,7 +113,7 @@ QUERY_PARAM = re.compile(
 URL_CREDENTIALS = re.compile(r"\b[a-z][a-z0-9+.\-]*://([^\s/:@]*:[^\s/@]+(?: [^\s/@]+){0,2}) ?@", re.IGNORECASE)
 AZURE = re.compile(r"(?:Account|SharedAccess)Key=(?=\S)|SharedAccessSignature=(?=\S)", re.IGNORECASE)
 BEARER = re.compile(r"\bbearer[ \t]+(?=[A-Za-z0-9._~+/\-]{8,})", re.IGNORECASE)
-KEY_BLOCK = re.compile(r"[-—–_=~ ]*BEGIN[A-Z0-9 ]*?PRIVATE[ ]*KEY(?:[ ]*BLOCK)?", re.IGNORECASE)
+KEY_BLOCK = re.compile(r"(?:[-—–_=~]+ ?)?BEGIN[A-Z0-9 ]*?PRIVATE[ ]*KEY(?:[ ]*BLOCK)?", re.IGNORECASE)
 KEY_BLOCK_END = re.compile(r"END[A-Z0-9 ]*?PRIVATE[ ]*KEY(?:[ ]*BLOCK)?[-—–_=~]*", re.IGNORECASE)
 CARD = re.compile(r"(?<![\w.])(?:\d[ \-]{0,2}){12,18}\d(?![\w])")
 

@@ -48,9 +48,9 @@ def alnum(piece: str) -> int:
 
 def is_word(piece: str) -> bool:
     """Words, or words joined by _ - . = (`after`, `Lisbon`, `GET`, `HF_HUB`, `DATABASE_URL=postgres`),
-    not a token fragment (`JpyzPC`, `1a0d`, `18818174`, `-QpL`, `sk_live_lI6C`)."""
-    parts = _WORD_PARTS.split(piece)
-    return all(p.isalpha() and (p.islower() or p.isupper() or p.istitle()) for p in parts)
+    not a token fragment (`JpyzPC`, `1a0d`, `18818174`, `-QpL`, `sk_live_lI6C`). camelCase is not
+    a word here: OCR'd token pieces look like it (`TaqgQwolbj`)."""
+    return all(p.isalpha() and (p.islower() or p.isupper() or p.istitle()) for p in _WORD_PARTS.split(piece))
 
 
 def bridges(piece: str, following: str | None) -> bool:
@@ -89,7 +89,7 @@ def _judge(pieces: list[re.Match[str]], base: int) -> Iterator[Hit]:
     if not pieces or max(alnum(p.group()) for p in pieces) < MIN_PIECE:
         return
     if looks_random("".join(p.group() for p in pieces)) or any(looks_random(p.group()) for p in pieces):
-        yield Hit(base + pieces[0].start(), base + pieces[-1].end(), "high_entropy", "token", 3)
+        yield Hit(base + pieces[0].start(), base + pieces[-1].end(), "high_entropy", "token", 3, anchored=False)
 
 
 def _path_segments(piece: re.Match[str], base: int) -> Iterator[Hit]:

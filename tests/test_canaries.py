@@ -3,7 +3,8 @@
 Every secret is a realistic fake: random, in its real format and length. The
 screen observer runs for real (Xvfb, Tesseract, a real Store as the sink),
 then every 8-character run of every secret is looked for in the database
-file's raw bytes (with its -wal and -shm) and in the stored rows. The same
+file's raw bytes (with its -wal and -shm; the store is left unencrypted for
+this, since encryption would hide a leak from the scan) and in the stored rows. The same
 canaries, with OCR-style noise added by hand, also go through the redactor
 directly (no X), so a failure there names the kind.
 """
@@ -30,6 +31,7 @@ B62 = string.ascii_letters + string.digits
 B64 = B62 + "+/"
 URLSAFE = B62 + "-_"
 HEX = "0123456789abcdef"
+DIGITS, UPPER = string.digits, string.ascii_uppercase + string.digits
 WORDS = ["orbit", "velvet", "cactus", "lantern", "harbor", "quiver", "marble", "tundra", "saffron", "glacier"]
 RUN = 8  # no run of this many characters of a secret may be stored
 
@@ -81,6 +83,9 @@ def canaries(seed: int = 7) -> list[Canary]:
                     b64url(json.dumps({"sub": r(string.digits, 10), "name": "Sam", "iat": 1718000000}).encode()),
                     r(URLSAFE, 43)])
     passphrase = " ".join(rng.sample(WORDS, 4))
+    slack_bot = "-".join(["xoxb", r(DIGITS, 12), r(DIGITS, 13), r(B62, 24)])
+    slack_user = "-".join(["xoxp", r(DIGITS, 11), r(DIGITS, 12), r(DIGITS, 13), r(HEX, 32)])
+    webhook = "/".join(["T" + r(UPPER, 8), "B" + r(UPPER, 10), r(B62, 24)])
     slack_split = ["xoxb", r(string.digits, 12), r(string.digits, 13), r(B62, 24)]
     azure = r(B64, 86) + "=="
     pypi = "pypi-AgEIcHlwaS5vcmc" + r(URLSAFE, 90)
@@ -91,9 +96,9 @@ def canaries(seed: int = 7) -> list[Canary]:
         one("github_pat", f"GH_TOKEN {(v := 'github_pat_' + r(B62, 22) + '_' + r(B62, 59))}", v),
         one("github_oauth", f"oauth {(v := 'gho_' + r(B62, 36))}", v),
         one("gitlab_token", f"remote uses {(v := 'glpat-' + r(URLSAFE, 20))}", v),
-        one("slack_bot_token", f"bot {(v := 'xoxb-' + r(string.digits, 12) + '-' + r(string.digits, 13) + '-' + r(B62, 24))}", v),
-        one("slack_user_token", f"user {(v := 'xoxp-' + '-'.join(r(string.digits, n) for n in (11, 12, 13)) + '-' + r(HEX, 32))}", v),
-        one("slack_webhook", f"POST https://hooks.slack.com/services/{(v := 'T' + r(B62.upper(), 8) + '/B' + r(B62.upper(), 10) + '/' + r(B62, 24))}", v),
+        one("slack_bot_token", f"bot {slack_bot}", slack_bot),
+        one("slack_user_token", f"user {slack_user}", slack_user),
+        one("slack_webhook", f"POST https://hooks.slack.com/services/{webhook}", webhook),
         one("openai_key", f"OPENAI {(v := 'sk-proj-' + r(URLSAFE, 56))}", v),
         one("openai_legacy_key", f"openai.api {(v := 'sk-' + r(B62, 20) + 'T3BlbkFJ' + r(B62, 20))}", v),
         one("anthropic_key", f"claude {(v := 'sk-ant-api03-' + r(URLSAFE, 93) + 'AA')}", v),
@@ -114,7 +119,7 @@ def canaries(seed: int = 7) -> list[Canary]:
         one("json_password", f'{{"user": "sam", "password": "{(v := r(B62, 22))}"}}', v),
         one("yaml_api_key", f"  api_key: {(v := r(HEX, 32))}", v),
         one("passphrase", f"passphrase: {passphrase}", passphrase),
-        Canary("postgres_url", (f"DATABASE_URL=postgres://app_user:{pg_pass}@db.internal.example:5432/app",), (pg_pass,)),
+        Canary("postgres_url", (f"DATABASE_URL=postgres://app_user:{pg_pass}@db.example:5432/app",), (pg_pass,)),
         Canary("redis_url", (f"cache redis://:{redis_pass}@cache.example:6379/0",), (redis_pass,)),
         Canary("basic_auth", (f"Authorization: Basic {basic}",), (basic, basic_pass)),
         one("bearer_token", f"Authorization: Bearer {(v := r(URLSAFE, 40))}", v),
@@ -209,7 +214,7 @@ def test_no_canary_reaches_the_database_through_real_ocr(wide_x, tmp_path, monke
         return text
 
     desktop = X11Desktop(wide_x.display_name)
-    with Store(db) as store:
+    with Store(db, encrypt=False) as store:  # in plain text, so that the byte scan can see a leak
         observer = ScreenObserver(store.add_observation, PrivacyFilter(), reader, desktop)
         for page in pages():
             window = wide_x.show("secrets.txt - Editor", "Gedit", page, width=1580, height=980, font_size=FONT)

@@ -53,6 +53,14 @@ def screen(store: Store, desktop, privacy: PrivacyFilter | None = None, **kw) ->
     return ScreenObserver(store.add_observation, privacy or PrivacyFilter(), TesseractReader(), desktop, **kw)
 
 
+@pytest.fixture
+def plain_store(db_path):
+    """A store without encryption at rest, for the tests that look for text in the file's bytes:
+    encryption would hide a leak from that scan, not prevent it."""
+    with Store(db_path, encrypt=False) as s:
+        yield s
+
+
 def file_bytes(db: Path) -> bytes:
     return b"".join(p.read_bytes() for p in db.parent.iterdir() if p.name.startswith(db.name))
 
@@ -88,7 +96,8 @@ def test_only_the_changed_region_is_read_again(x, desktop, store):
     x.close_window(board)
 
 
-def test_an_excluded_window_on_screen_leaves_nothing_stored(x, desktop, store, db_path):
+def test_an_excluded_window_on_screen_leaves_nothing_stored(x, desktop, plain_store, db_path):
+    store = plain_store
     code = x.show("main.py — Code", "Code", ["def transfer(amount): pass"])
     observer = screen(store, desktop)
     assert observer.observe_frame() is not None
@@ -109,7 +118,8 @@ def test_an_excluded_window_on_screen_leaves_nothing_stored(x, desktop, store, d
     assert b"canary" not in file_bytes(db_path)
 
 
-def test_a_password_manager_title_shown_by_another_app_drops_the_frame(x, desktop, store, db_path):
+def test_a_password_manager_title_shown_by_another_app_drops_the_frame(x, desktop, plain_store, db_path):
+    store = plain_store
     x.show("report.md — Editor", "Gedit", ["Quarterly report for the Lisbon office"])
     observer = screen(store, desktop)
     assert observer.observe_frame() is not None
@@ -157,7 +167,8 @@ def test_text_goes_to_the_window_active_during_the_capture(x, desktop, store):
     assert mail is not None
 
 
-def test_meta_is_stored_redacted(store, db_path):
+def test_meta_is_stored_redacted(plain_store, db_path):
+    store = plain_store
     token = "ghp_" + "C4n4ryM3t4" * 4
     pushed = PushChannel(store.add_observation, PrivacyFilter()).push(
         "deploy finished", app="ci", meta={"env": {"GITHUB_TOKEN": token}, "args": ["--password=canarymeta"]})
@@ -167,7 +178,8 @@ def test_meta_is_stored_redacted(store, db_path):
     assert b"deploy finished" in raw and b"C4n4ryM3t4" not in raw and b"canarymeta" not in raw
 
 
-def test_secrets_on_screen_are_stored_only_redacted(x, desktop, store, db_path):
+def test_secrets_on_screen_are_stored_only_redacted(x, desktop, plain_store, db_path):
+    store = plain_store
     x.show("creds.txt — Editor", "Gedit", ["deploy notes", *SECRETS], width=1100, height=300)
     obs = screen(store, desktop).observe_frame()
     assert obs is not None and "deploy notes" in obs.text
@@ -238,7 +250,8 @@ def test_a_file_created_in_a_watched_dir_gives_an_observation(tmp_path, store):
     assert store.observations(limit=5)[0].meta["path"].endswith("plan.md")
 
 
-def test_files_from_excluded_contexts_are_not_recorded(tmp_path, store, db_path):
+def test_files_from_excluded_contexts_are_not_recorded(tmp_path, plain_store, db_path):
+    store = plain_store
     watched = tmp_path / "home"
     for folder in ("Downloads/Incognito", ".ssh", "vault", "projects"):
         (watched / folder).mkdir(parents=True)
@@ -262,25 +275,33 @@ def test_files_from_excluded_contexts_are_not_recorded(tmp_path, store, db_path)
 
 
 def test_files_touched_while_paused_are_never_recorded(tmp_path, store):
-    watched = tmp_path / "projects"
+    watched, outside = tmp_path / "projects", tmp_path / "outside"
     watched.mkdir()
+    outside.mkdir()
     pause = PauseState(tmp_path / "paused.json")
     observer = FilesObserver(store.add_observation, PrivacyFilter(pause=pause), [watched], debounce_s=0.0)
+
+    def arrive(name: str) -> None:
+        """A file moved in from outside: exactly one event, so waiting for it leaves none behind."""
+        (outside / name).write_text("x")
+        os.replace(outside / name, watched / name)
+
+    def wait_for(condition) -> None:
+        deadline = time.monotonic() + 10
+        while not condition() and time.monotonic() < deadline:
+            time.sleep(0.05)  # watchdog delivers on its own thread; poll with a deadline
+
     observer.start_watching()
     try:
         pause.pause()
-        (watched / "while-paused.md").write_text("x")
+        arrive("while-paused.md")
         observer._pending[watched / "queued-before.md"] = ("created", 0.0)  # queued just before the pause
-        deadline = time.monotonic() + 10
-        while not observer.dropped and time.monotonic() < deadline:
-            time.sleep(0.05)  # until the watcher thread has seen (and refused) the event
-        assert observer.dropped >= 1 and not observer._pending.keys() - {watched / "queued-before.md"}
-        assert observer.flush() == [] and not observer._pending
+        wait_for(lambda: observer.dropped)
+        assert observer.dropped == 1 and list(observer._pending) == [watched / "queued-before.md"]
+        assert observer.flush() == [] and not observer._pending  # what was queued goes too
         pause.resume()
-        (watched / "after.md").write_text("y")
-        deadline = time.monotonic() + 10
-        while not observer._pending and time.monotonic() < deadline:
-            time.sleep(0.05)
+        arrive("after.md")
+        wait_for(lambda: observer._pending)
         seen = observer.flush()
     finally:
         observer.close()

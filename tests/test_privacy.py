@@ -137,6 +137,8 @@ def test_a_labelled_value_goes_to_its_end(line, kept):
     ("stripe sk_live_A 1wxpnujTEBcdkOAQd6dKevH", "1wxpnujTEBcd"),  # cut right after the prefix
     ("openai sk-6hMdZUsrY8DY79tF purb T3BlbkFJOvOwufdRBfLNagbRfbkG", "T3BlbkFJOvOw"),  # a misread word inside
     ("discord M1yGoyMIKcG6cHOCCsLcMd7u,jIDvqV.Oy8Zgq-oDxsonGHixeRGS6Ab2z-", "oDxsonGHixeR"),  # a stray comma
+    ("twilio SK5a976238¢ea46739ffea94ee0dc57ad9e", "SK5a976238"),  # a stray ¢, the token found after it
+    ("square sqOcsp-bts46h75}-g3960wDeUlb Tr3KI313T_Pji3D M1lw3zQ", "bts46h75"),
     ("-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlQOYBGhS4/Fvaf\nhdZxEuhnbzs0z\n-----END PGP PRIVATE KEY BLOCK-----",
      "hdZxEuhnbzs0z"),
     ("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXkt\nTptFyfePpX6N", "TptFyfePpX6N"),  # no END line
