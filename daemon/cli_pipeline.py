@@ -13,7 +13,7 @@ from typing import IO
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
 from tacitd.memory.queue import QuarantineEntry
 from tacitd.observers.privacy import PrivacyFilter
@@ -27,7 +27,7 @@ PROGRESS_FROM_BYTES = 1 << 20  # smaller files finish before a bar would help
 
 
 def _progress(show: bool) -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+    return Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn(),
                     console=Console(stderr=True), transient=True, disable=not show)
 
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import select
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -19,14 +22,17 @@ AWS_KEY = "AKIAZ7QW3ERT5YUI8OPL"  # an AWS access key id, shaped like a real one
 
 
 @pytest.fixture
-def tacit(tmp_path):
+def tacit(tmp_path, monkeypatch):
     data = tmp_path / "data"
-    env = {**os.environ, "TACIT_DATA_DIR": str(data), "TACIT_CONFIG": str(tmp_path / "none.toml")}
+    # One config dir for this process and the commands, so both find the same database key.
+    monkeypatch.setenv("TACIT_CONFIG", str(tmp_path / "none.toml"))
+    env = {**os.environ, "TACIT_DATA_DIR": str(data)}
 
     def run(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run([str(TACIT), *args], env=env, capture_output=True, text=True, timeout=120)
 
     run.db = data / "tacit.db"
+    run.env = env
     return run
 
 
@@ -91,12 +97,52 @@ def test_a_file_that_is_not_utf8_is_refused(tacit, tmp_path):
     assert observations_in(tacit.db) == 0
 
 
-def test_a_large_file_keeps_json_output_clean(tacit, tmp_path):
+@pytest.fixture
+def big_file(tmp_path) -> Path:
     paragraph = "Notes on the LoRA rank sweep: rank 8 beat rank 4 on the eval set. " * 120
     records = [frame(i, "code", "notes.md — finetune", f"{i}: {paragraph}") for i in range(140)]
     path = tmp_path / "big.jsonl"
     path.write_text(jsonl(records))
-    assert path.stat().st_size > 1 << 20  # big enough for the progress bar, which must not reach stdout
-    result = tacit("ingest", str(path), "--json")
+    assert path.stat().st_size > 1 << 20  # big enough for a progress bar
+    return path
+
+
+def test_a_large_file_shows_progress_on_a_terminal(tacit, big_file):
+    master, terminal = pty.openpty()
+    proc = subprocess.Popen([str(TACIT), "ingest", str(big_file)], env=tacit.env, stdout=subprocess.PIPE,
+                            stderr=terminal)
+    os.close(terminal)
+    try:
+        shown = _drain(master, proc)  # read while it runs: a full terminal buffer would block it
+        out = proc.stdout.read().decode()
+    finally:
+        os.close(master)
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 0 and "Ingested 140 of 140" in out
+    assert "reading" in shown and "privacy filter" in shown and "%" in shown
+
+
+def _drain(fd: int, proc: subprocess.Popen, timeout: float = 120) -> str:
+    data = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 1)
+        if not ready:
+            if proc.poll() is not None:
+                break
+            continue
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:  # the other end is closed: all read
+            break
+        if not chunk:
+            break
+        data += chunk
+    return data.decode(errors="replace")
+
+
+def test_json_output_stays_clean_for_a_large_file(tacit, big_file):
+    result = tacit("ingest", str(big_file), "--json")
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["ingested"] == 140
+    assert json.loads(result.stdout)["ingested"] == 140 and result.stderr == ""

@@ -100,12 +100,13 @@ TACIT = Path(sys.executable).with_name("tacit")
 
 
 def tacit(data: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "TACIT_DATA_DIR": str(data), "TACIT_CONFIG": str(data / "none.toml")}
+    env = {**os.environ, "TACIT_DATA_DIR": str(data)}
     return subprocess.run([str(TACIT), *args], env=env, capture_output=True, text=True, timeout=60)
 
 
-def test_quarantine_cli_lists_retries_and_drops(tmp_path):
+def test_quarantine_cli_lists_retries_and_drops(tmp_path, monkeypatch):
     data = tmp_path / "data"
+    monkeypatch.setenv("TACIT_CONFIG", str(tmp_path / "none.toml"))  # the commands find this process's key
     with Store(data / "tacit.db") as store:
         add_records(store, workday())
         run(store, failing(SchemaError("bad", raw=RAW, prompt=[])), PARAMS, now=at(T0))

@@ -25,7 +25,7 @@ from tacitd.memory.store import Store
 from tacitd.memory.types import Observation
 from tacitd.observers.privacy import PrivacyFilter
 
-Tick = Callable[[int], None]  # progress: how many more lines (or records) are done
+Tick = Callable[[int], None]  # progress: how many more records are done
 
 
 class IngestError(ValueError):
@@ -66,15 +66,9 @@ def parse_line(number: int, line: str) -> Observation:
         raise _fail(number, f"{where}: {err['msg']}") from None
 
 
-def parse(lines: Iterable[str], tick: Tick | None = None) -> list[Observation]:
+def parse(lines: Iterable[str]) -> list[Observation]:
     """Every record of the file, or an IngestError naming the first bad line. Blank lines are skipped."""
-    observations = []
-    for number, line in enumerate(lines, start=1):
-        if line.strip():
-            observations.append(parse_line(number, line))
-        if tick:
-            tick(1)
-    return observations
+    return [parse_line(number, line) for number, line in enumerate(lines, start=1) if line.strip()]
 
 
 def admit(observations: Iterable[Observation], privacy: PrivacyFilter, report: IngestReport,
