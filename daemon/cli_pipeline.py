@@ -20,7 +20,8 @@ from tacitd.observers.privacy import PrivacyFilter
 
 from . import render
 from .cli_context import App, emit_json, json_option, pass_app
-from .pipeline.ingest import IngestError, IngestReport, admit, parse, store_and_queue
+from .pipeline.ingest import IngestError, IngestReport, admit, parse
+from .pipeline.queue import enqueue
 from .timespec import format_local
 
 PROGRESS_FROM_BYTES = 1 << 20  # smaller files finish before a bar would help
@@ -61,7 +62,7 @@ def ingest(app: App, file: Path, as_json: bool) -> None:
         raise click.ClickException(f"{file}: {exc}") from exc
     except UnicodeDecodeError as exc:
         raise click.ClickException(f"{file}: not UTF-8 text ({exc.reason}); nothing was ingested") from exc
-    store_and_queue(app.store, passed, report)
+    report.ids = enqueue(app.store, passed)
     if as_json:
         emit_json({**report.summary(), "queue": app.store.queue.counts()})
         return

@@ -11,8 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tacitd.daemon.pipeline.ingest import IngestReport, store_and_queue
-from tacitd.daemon.pipeline.queue import Add, Outcome
+from tacitd.daemon.pipeline.queue import Add, Outcome, enqueue
 from tacitd.daemon.pipeline.screen import Screened
 from tacitd.memory.store import Store
 from tacitd.memory.types import Observation, Proposition
@@ -41,7 +40,7 @@ def workday(start: datetime = DAY1) -> list[dict[str, Any]]:
 def add_records(store: Store, records: list[dict[str, Any]]) -> list[int]:
     """Store and queue records as `tacit ingest` would (no privacy filter: the tests' text is clean)."""
     observations = [Observation.model_validate(r) for r in records]
-    return store_and_queue(store, observations, IngestReport()).ids
+    return enqueue(store, observations)
 
 
 def learn_one_per_segment(screened: Screened) -> Outcome:

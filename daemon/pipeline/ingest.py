@@ -1,9 +1,10 @@
 """Ingest: observations from a JSON Lines file join the queue, through the privacy filter.
 
-One `memory.types.Observation` per line (`observer`, `app`, `window_title`,
-`url`, `text`, `captured_at`, `duration_s`, `meta`). All or nothing: every
-line is checked before anything is stored, and a bad line is named by its
-number. `captured_at` is required, because a missing one would become the
+One `memory.types.Observation` per line (`observer`, `app`,
+`window_title`, `url`, `text`, `captured_at`, `duration_s`, `meta`):
+`parse` reads them, `admit` filters them, and `queue.enqueue` stores and
+queues them in one transaction. All or nothing: every line is checked
+before anything is stored, and a bad line is named by its number. `captured_at` is required, because a missing one would become the
 time of the ingest, and tacit keeps when things were seen, not when they
 were processed. `id` is refused: tacit numbers observations itself.
 
@@ -17,11 +18,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from pydantic import ValidationError
 
-from tacitd.memory.store import Store
 from tacitd.memory.types import Observation
 from tacitd.observers.privacy import PrivacyFilter
 
@@ -86,19 +85,3 @@ def admit(observations: Iterable[Observation], privacy: PrivacyFilter, report: I
         if tick:
             tick(1)
     return passed
-
-
-def store_and_queue(store: Store, observations: list[Observation], report: IngestReport,
-                    now: datetime | None = None) -> IngestReport:
-    """Store the observations and queue them, in one transaction."""
-    with store.transaction():
-        stored = store.add_observations(observations)
-        report.ids = [o.id for o in stored if o.id is not None]
-        store.queue.enqueue(report.ids, now)
-    return report
-
-
-def ingest(store: Store, lines: Iterable[str], privacy: PrivacyFilter, now: datetime | None = None) -> IngestReport:
-    """Parse, filter, store and queue a JSONL file's lines: all of them or none."""
-    report = IngestReport()
-    return store_and_queue(store, admit(parse(lines), privacy, report), report, now)

@@ -25,7 +25,7 @@ from typing import Any
 
 from tacitd.memory.queue import DONE
 from tacitd.memory.store import Store
-from tacitd.memory.types import Proposition, utcnow
+from tacitd.memory.types import Observation, Proposition, utcnow
 from tacitd.memory.vectors import Vector
 
 from .quarantine import RetryPolicy, record_crashes, record_failure
@@ -107,6 +107,17 @@ def apply(store: Store, actions: Sequence[Action]) -> list[int]:
         else:
             ids.append(store.revise(action.proposition_id, evidence=action.evidence, embedding=action.embedding,
                                     **action.changes).id)
+    return ids
+
+
+def enqueue(store: Store, observations: Sequence[Observation], now: datetime | None = None) -> list[int]:
+    """Store observations and queue them, in one transaction: what a capture sink or an ingest does.
+
+    They must have passed the privacy filter already.
+    """
+    with store.transaction():
+        ids = [o.id for o in store.add_observations(observations) if o.id is not None]
+        store.queue.enqueue(ids, now)
     return ids
 
 
