@@ -75,10 +75,11 @@ budgeting investing taxes mortgage insurance spanish japanese german french lati
 QUALIFIERS = ["at work", "on weekends", "for a side project", "every morning", "with friends",
               "for the team", "in the evenings", "before meetings", "for the conference talk",
               "this quarter", "after lunch", "on the laptop", "on the desktop", "with the kids"]
-# Questions in the user's words: the target's verb and qualifier, never its topics.
+# Questions in the user's words: the target's verb and qualifier, never its topics. The last
+# has only words in most rows, which BM25 cannot rank.
 QUESTIONS = ["what is {person} {verb} {qualifier}", "{person} {verb} {qualifier}?",
              "things {person} {verb} {qualifier}", "what does she keep doing {qualifier}",
-             "remind me what {person} {verb} lately"]
+             "remind me what {person} {verb} lately", "what has {person} been up to"]
 
 
 def synthetic(n: int, dim: int, seed: int = 7) -> tuple[list[str], list[tuple[int, int]], np.ndarray]:
