@@ -9,8 +9,9 @@ real sentence embeddings cluster by topic.
 Queries. Each targets one stored proposition. Its vector lies near the
 target's (cosine about 0.9). Its text is a question in other words: it never
 contains the target's topic words, only common ones ("what is Sam reviewing
-on weekends"), which match thousands of rows. That is the expensive case for
-full-text search, and the usual one for a memory about one person.
+on weekends"), which match thousands of rows, and one kind has only words
+that are in most rows ("what has Sam been up to"). That is the expensive
+case for full-text search, and the usual one for a memory about one person.
 
 Timed, per query, in one process over the same data:
 - baseline: exact float KNN (a vec0 `float[dim]` table, a full scan) for the
@@ -27,7 +28,8 @@ the fusion's design (bench/embed_quality.py measures quality on labelled
 data), not the shortcuts taken for speed. The reference is the same
 `search()` with the exact versions of its two candidate sources: vector
 candidates from brute-force cosine over all N float vectors, and BM25
-candidates from an uncapped `ORDER BY bm25` over every matching row.
+candidates from an uncapped `ORDER BY bm25` over every row matching any
+query word (ties newest first, as the store breaks them).
 
 - `hybrid_recall_at_10` = |hybrid top 10 ∩ reference top 10| / |reference
   top 10|, averaged over queries: what binary quantisation, candidate caps
