@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from tacitd.memory import retrieve
 from tacitd.memory.db import StoreError
+from tacitd.memory.forget import ForgetScope
 from tacitd.memory.transfer import export_jsonl, export_markdown, import_jsonl
 from tacitd.memory.types import Proposition, SearchFilters
 from tacitd.models.errors import ModelError
@@ -28,6 +29,7 @@ from . import render
 from .cli_context import App, When, emit_json, json_option, pass_app
 from .cli_models import doctor, models
 from .cli_pipeline import ingest, quarantine
+from .cli_storage import backup, encrypt, gc
 from .config import ConfigError
 from .observe import observe, pause, resume
 from .timespec import format_local
@@ -179,19 +181,31 @@ _verdict("reject", "Mark a proposition false. It is kept so the claim is not pro
 @click.argument("proposition_id", type=int, required=False)
 @click.option("--since", type=When(),
               help="Forget everything learned or seen since then: 1h, or a local date/time (midnight if no time).")
+@click.option("--before", type=When(), help="Forget everything learned or seen before then (same forms).")
+@click.option("--app", "app_name", help="Forget what was seen in this app (any case), and what was learned "
+                                        "only from it.")
+@click.option("--observations-only", is_flag=True,
+              help="With --app/--since/--before: delete what was seen, keep what was learned.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @json_option
 @pass_app
-def forget(app: App, proposition_id: int | None, since: datetime | None, yes: bool, as_json: bool) -> None:
-    """Delete for real: a proposition (all versions, and its evidence), or all since a time."""
-    if (proposition_id is None) == (since is None):
-        raise click.UsageError("give either a proposition ID or --since, not both")
-    what = (f"proposition #{proposition_id} and its evidence" if since is None
-            else f"everything since {format_local(since)}")
+def forget(app: App, proposition_id: int | None, since: datetime | None, before: datetime | None,
+           app_name: str | None, observations_only: bool, yes: bool, as_json: bool) -> None:
+    """Delete for real: a proposition (all versions, and its evidence), or all in a scope (app, time)."""
+    scoped = since is not None or before is not None or app_name is not None
+    if observations_only and not scoped:
+        raise click.UsageError("--observations-only needs --app, --since or --before")
+    if (proposition_id is None) == (not scoped):
+        raise click.UsageError("give either a proposition ID or --since/--before/--app, not both")
+    store = app.store
+    if proposition_id is not None:
+        what = f"proposition #{proposition_id} and its evidence"
+    else:
+        scope = ForgetScope(app=app_name, since=since, before=before, observations_only=observations_only)
+        what = _scope_words(scope)
     if not yes and sys.stdin.isatty():
         click.confirm(f"Permanently delete {what}?", abort=True)
-    store = app.store
-    report = store.forget(proposition_id) if since is None else store.forget_since(since)
+    report = store.forget(proposition_id) if proposition_id is not None else store.forget_scope(scope)
     if as_json:
         emit_json({"forgotten": {"propositions": report.propositions, "observations": report.observations},
                    "scrub_pending": report.scrub_pending})
@@ -201,6 +215,18 @@ def forget(app: App, proposition_id: int | None, since: datetime | None, yes: bo
     if report.scrub_pending:
         render.console.print("[yellow]Another program has the database open, so the deleted text may stay "
                              "in the file until tacit's next write, which removes it.[/yellow]")
+
+
+def _scope_words(scope: ForgetScope) -> str:
+    seen = "what was seen" + (f" in {scope.app}" if scope.app else "")
+    if scope.since:
+        seen += f" since {format_local(scope.since)}"
+    if scope.before:
+        seen += f" before {format_local(scope.before)}"
+    if scope.observations_only:
+        return seen
+    learned = "what was learned only from it" if scope.app else "what was learned in that time"
+    return f"{seen}, and {learned}"
 
 
 @cli.command(name="export")
@@ -238,7 +264,7 @@ def walkthrough(app: App, no_llm: bool) -> None:
 
 
 # The command groups defined in other modules, registered here and only here.
-for _command in (models, doctor, observe, pause, resume, ingest, quarantine):
+for _command in (models, doctor, observe, pause, resume, ingest, quarantine, encrypt, gc, backup):
     cli.add_command(_command)
 
 

@@ -146,6 +146,24 @@ def _model_report(spec: str, app: App) -> dict[str, Any]:
     return report
 
 
+PROTECTS = {
+    "keyring": "a copied database file, and anyone who can read your files but not unlock your keyring",
+    "file": "a copied database file (backups, synced folders) but not anyone who can read your config dir; "
+            "no OS keyring was usable here",
+    "env": "a copied database file; the key is only as safe as where TACIT_DB_KEY is set",
+}
+
+
+def encryption_report(store: Store) -> dict[str, Any]:
+    """Whether the store is encrypted, with which key, and what that protects against."""
+    enc = store.encryption
+    if not enc.encrypted:
+        return {"encrypted": False, "why_not": enc.why_not}
+    return {"encrypted": True, "key": enc.key_where, "key_kind": enc.key_kind,
+            "cipher": store.db.execute("PRAGMA cipher_version").fetchone()[0],
+            "protects": PROTECTS[enc.key_kind or "env"]}
+
+
 def doctor_report(app: App) -> dict[str, Any]:
     cfg = app.settings.models
     import llama_cpp
@@ -165,6 +183,7 @@ def doctor_report(app: App) -> dict[str, Any]:
         store_info["sqlite_vec"] = store.db.execute("SELECT vec_version()").fetchone()[0]
         store_info["vector_index"] = store.vector_index()
         store_info["counts"] = store.counts()
+        store_info["encryption"] = encryption_report(store)
     missing = [{"what": f"{k}: {r['name']}", "fix": r["fix"]} for k, r in (("llm", llm), ("embedder", embedder))
                if not r["ok"]]
     missing += [{"what": f"llama.cpp build has {name} enabled", "fix": why}
@@ -200,6 +219,11 @@ def doctor(app: App, as_json: bool) -> None:
                          f"{('dim ' + str(emb['dim'])) if emb.get('dim') else ''}")
     st = report["store"]
     render.console.print(f"Store     {st['path']} (SQLite {st['sqlite']}, sqlite-vec {st['sqlite_vec']})")
+    enc = st["encryption"]
+    if enc["encrypted"]:
+        render.console.print(f"Encrypted {ok} SQLCipher {enc['cipher']}, key from {enc['key']}: {enc['protects']}")
+    else:
+        render.console.print(f"[bold red]NOT ENCRYPTED[/bold red] {enc['why_not']}")
     for key, value in report["paths"].items():
         render.console.print(f"{key:<9} {value}")
     for item in report["missing"]:

@@ -17,6 +17,7 @@ import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tacitd.memory.retention import RetentionPolicy
 from tacitd.memory.retrieve import RetrievalParams
 from tacitd.observers.privacy import PrivacyRules
 
@@ -69,6 +70,22 @@ class ObserverSettings(BaseModel):
     privacy: PrivacyRules = PrivacyRules()
 
 
+class RetentionSettings(BaseModel):
+    """How long raw observation text is kept, and how large the database may grow (memory/retention.py).
+
+    Run by the daemon's scheduler and by `tacit gc`. Kept screenshots expire
+    after `observers.keep_screenshots_ttl_h`, which `tacit gc` applies too.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    observations_days: float = Field(default=30.0, ge=0, description="then only a snippet stays; 0: never")
+    max_db_mb: float = Field(default=2048.0, ge=0, description="oldest observations go past this; 0: no budget")
+
+    def policy(self) -> RetentionPolicy:
+        return RetentionPolicy(observations_days=self.observations_days or None, max_db_mb=self.max_db_mb or None)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="TACIT_", env_nested_delimiter="__", extra="forbid", validate_default=True
@@ -79,6 +96,7 @@ class Settings(BaseSettings):
     retrieval: RetrievalParams = RetrievalParams()
     models: ModelSettings = ModelSettings()
     observers: ObserverSettings = ObserverSettings()
+    retention: RetentionSettings = RetentionSettings()
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):  # type: ignore[no-untyped-def]
@@ -92,6 +110,11 @@ class Settings(BaseSettings):
     @property
     def pause_path(self) -> Path:
         return self.data_dir.expanduser() / "paused.json"
+
+    @property
+    def screenshots_path(self) -> Path:
+        """Where screenshots go when `observers.keep_screenshots` is on."""
+        return self.data_dir.expanduser() / "screenshots"
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

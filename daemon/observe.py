@@ -43,7 +43,7 @@ def build_observers(settings: Settings, sink: Sink) -> tuple[list[Observer], lis
             except RuntimeError as exc:
                 notes.append(f"screen: off ({exc})")
                 continue
-            keep = settings.data_dir / "screenshots" if cfg.keep_screenshots else None
+            keep = settings.screenshots_path if cfg.keep_screenshots else None
             observers.append(ScreenObserver(sink, privacy, reader, desktop, interval_s=cfg.screen_interval_s,
                                             idle_after_s=cfg.idle_after_s, keep_screenshots_dir=keep,
                                             keep_ttl=timedelta(hours=cfg.keep_screenshots_ttl_h)))

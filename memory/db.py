@@ -1,9 +1,15 @@
-"""Opening the SQLite file: extension loading, pragmas and readable errors.
+"""Opening the SQLite file: encryption, extension loading, pragmas and readable errors.
 
 Many Python builds (pyenv, python.org) ship a `sqlite3` that cannot load
-extensions, so sqlite-vec would never load. sqlite-utils prefers `pysqlite3`
-when it is installed, and the Linux wheel of tacit depends on it; everything
-here goes through that choice so there is one connection path.
+extensions, so sqlite-vec would never load. tacit opens every file through
+SQLCipher (`sqlcipher3`), which loads extensions and is plain SQLite when
+no key is given; where it is missing, through `pysqlite3` as sqlite-utils
+picks it (crypto.py). Everything goes through `open_database`, so there is
+one connection path.
+
+New files are encrypted unless the caller asks otherwise; an existing file
+is opened as what its header says it is (crypto.file_state), so plaintext
+stores keep working until `tacit encrypt` migrates them.
 """
 
 from __future__ import annotations
@@ -16,44 +22,40 @@ from typing import Any
 
 import sqlite_utils
 import sqlite_vec
-from sqlite_utils.utils import sqlite3
+
+from . import crypto
+from .crypto import Encryption
+from .errors import CorruptDatabase, DatabaseLocked, ExtensionUnavailable, NotFound, StoreError
+from .keys import ENV_VAR, Key, KeySource
+
+__all__ = [
+    "BUSY_TIMEOUT_MS", "Connection", "CorruptDatabase", "DatabaseLocked", "Encryption",
+    "ExtensionUnavailable", "NotFound", "StoreError", "connect", "open_database", "translate_errors",
+]
 
 BUSY_TIMEOUT_MS = 5000
+_OPERATIONAL = crypto.errors("OperationalError")
+_DATABASE = crypto.errors("DatabaseError")
+_INTEGRITY = crypto.errors("IntegrityError")
 
 
-class StoreError(Exception):
-    """Base class for every store failure that a user should read."""
+class CipherUnavailable(StoreError):
+    """An encrypted file, and no SQLCipher to open it with."""
 
 
-class CorruptDatabase(StoreError):
-    pass
-
-
-class DatabaseLocked(StoreError):
-    pass
-
-
-class NotFound(StoreError):
-    pass
-
-
-class ExtensionUnavailable(StoreError):
-    pass
-
-
-def _load_vec(conn: sqlite3.Connection) -> None:
+def _load_vec(conn: Any) -> None:
     if not hasattr(conn, "enable_load_extension"):
         raise ExtensionUnavailable(
             "This Python's sqlite3 cannot load extensions, so sqlite-vec cannot load. "
-            "Fix: pip install pysqlite3-binary (Linux), or use a Python built with "
+            "Fix: pip install sqlcipher3-binary or pysqlite3-binary (Linux), or use a Python built with "
             "--enable-loadable-sqlite-extensions (e.g. Homebrew's)."
         )
     try:
         conn.enable_load_extension(True)
         sqlite_vec.load(conn)
-    except (AttributeError, sqlite3.OperationalError) as exc:
+    except (AttributeError, *_OPERATIONAL) as exc:
         raise ExtensionUnavailable(
-            f"Could not load sqlite-vec ({exc}). Fix: pip install pysqlite3-binary "
+            f"Could not load sqlite-vec ({exc}). Fix: pip install sqlcipher3-binary or pysqlite3-binary "
             "(Linux) or a Python whose sqlite3 allows loadable extensions."
         ) from exc
     finally:
@@ -61,48 +63,107 @@ def _load_vec(conn: sqlite3.Connection) -> None:
             conn.enable_load_extension(False)
 
 
-def connect(path: Path, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> sqlite_utils.Database:
-    """Open (creating if needed) the database with WAL, secure delete and sqlite-vec."""
+def _key_for(path: Path, state: crypto.FileState, keys: KeySource | None, encrypt: bool) -> Key | None:
+    """The key to open `path` with, or None for plaintext; raises when an encrypted file has none."""
+    if state == "plain" or (state == "new" and (not encrypt or crypto.CIPHER is None)):
+        return None
+    keys = keys or KeySource()
+    if state == "new":
+        return keys.find_or_create()
+    if crypto.CIPHER is None:
+        raise CipherUnavailable(
+            f"The database at {path} is encrypted (or damaged), and {crypto.CIPHER_MISSING}. "
+            "Nothing was changed."
+        )
+    key = keys.find()
+    if key is None:
+        raise CorruptDatabase(
+            f"The database at {path} is unreadable without its key: it is not a plain SQLite file, so it is "
+            f"encrypted (or damaged), and no key was found. Looked in: {keys.searched()}. Nothing was changed. "
+            f"Set {ENV_VAR} or restore the key where it was kept; if the file is damaged instead, move it aside "
+            f"(mv '{path}' '{path}.bad') and restore from an export with `tacit import FILE`."
+        )
+    return key
+
+
+def _why_plain(state: crypto.FileState, encrypt: bool) -> str:
+    if crypto.CIPHER is None:
+        return crypto.CIPHER_MISSING
+    if state == "plain":
+        return "this store was created before encryption; run `tacit encrypt` to encrypt it"
+    return "created unencrypted on request"
+
+
+def open_database(path: Path, busy_timeout_ms: int = BUSY_TIMEOUT_MS, keys: KeySource | None = None,
+                  encrypt: bool = True) -> tuple[sqlite_utils.Database, Encryption]:
+    """Open (creating if needed) the database with its key, WAL, secure delete and sqlite-vec.
+
+    `encrypt` decides only what a new file becomes. A wrong or missing key
+    raises before anything is written, so the file is never "repaired".
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with translate_errors(path):
-        conn = sqlite3.connect(
+    state = crypto.file_state(path)
+    key = _key_for(path, state, keys, encrypt)
+    with translate_errors(path, key):
+        conn = crypto.driver().connect(
             str(path), timeout=busy_timeout_ms / 1000, isolation_level=None, check_same_thread=False
         )
         try:
+            if key is not None:
+                conn.execute("PRAGMA cipher_log_level = NONE")  # a wrong key is our error to report, not stderr noise
+                conn.execute(f'PRAGMA key = "{key.sqlcipher}"')
             _load_vec(conn)
             conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-            # Reading the header first turns "not a database" into a clear error
-            # before any pragma tries to write.
+            # Reading the header first turns "not a database" (or a wrong key)
+            # into a clear error before any pragma tries to write.
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            if state == "new":
+                # Set before the first table: retention can then hand freed pages back to the disk.
+                conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
             # Forget must really forget: freed pages are zeroed, not left readable.
             conn.execute("PRAGMA secure_delete = ON")
-            # Scratch tables (the FTS5 tokenizer in fulltext.py) stay in memory.
+            # Scratch tables (the FTS5 tokenizer in fulltext.py) and sorts stay in memory, never in temp files.
             conn.execute("PRAGMA temp_store = MEMORY")
         except BaseException:
             conn.close()
             raise
-    return sqlite_utils.Database(conn)
+    crypto.finish_shred(path)  # what an interrupted `tacit encrypt` left behind (one stat when nothing)
+    encryption = Encryption(True, key.where, key.kind) if key else Encryption(False, why_not=_why_plain(state, encrypt))
+    return sqlite_utils.Database(conn), encryption
+
+
+def connect(path: Path, busy_timeout_ms: int = BUSY_TIMEOUT_MS, keys: KeySource | None = None,
+            encrypt: bool = True) -> sqlite_utils.Database:
+    """open_database without the encryption report (tests and tools that want a raw connection)."""
+    return open_database(path, busy_timeout_ms, keys, encrypt)[0]
 
 
 @contextlib.contextmanager
-def translate_errors(path: Path) -> Iterator[None]:
+def translate_errors(path: Path, key: Key | None = None) -> Iterator[None]:
     """Turn sqlite3's terse errors into ones that say what happened and what to do."""
     try:
         yield
-    except sqlite3.OperationalError as exc:
+    except _OPERATIONAL as exc:
         if "locked" in str(exc) or "busy" in str(exc):
             raise DatabaseLocked(
                 f"The database at {path} is locked by another process ({exc}). "
                 "Nothing was changed; retry, or stop the other writer (`tacit stop`)."
             ) from exc
         raise
-    except sqlite3.DatabaseError as exc:
-        if isinstance(exc, sqlite3.IntegrityError):
+    except _DATABASE as exc:
+        if isinstance(exc, _INTEGRITY):
             raise
+        if key is not None and "not a database" in str(exc):
+            raise CorruptDatabase(
+                f"The database at {path} is unreadable with the key from {key.where}: either that key is "
+                f"not this file's key, or the file is damaged ({exc}). Nothing was changed. Restore the "
+                f"right key; if the file is damaged instead, move it aside (mv '{path}' '{path}.bad') "
+                "and restore from an export with `tacit import FILE`."
+            ) from exc
         raise CorruptDatabase(
             f"The database at {path} is unreadable ({exc}). Nothing was changed. "
             f"Move it aside (mv '{path}' '{path}.bad') and restore from an export "
@@ -124,9 +185,10 @@ class Connection:
     committed in between, whatever the busy timeout.
     """
 
-    def __init__(self, path: Path, busy_timeout_ms: int = BUSY_TIMEOUT_MS):
+    def __init__(self, path: Path, busy_timeout_ms: int = BUSY_TIMEOUT_MS, keys: KeySource | None = None,
+                 encrypt: bool = True):
         self.path = Path(path)
-        self.db = connect(self.path, busy_timeout_ms)
+        self.db, self.encryption = open_database(self.path, busy_timeout_ms, keys, encrypt)
         self.busy_timeout_ms = busy_timeout_ms
         self.lock = threading.RLock()
         self._depth = 0  # nesting of transaction()/snapshot() blocks
@@ -212,7 +274,7 @@ class Connection:
         with self.lock, translate_errors(self.path):
             return self.db.execute(sql, params).fetchall()
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         """Run a statement that returns no rows (the cursor carries `lastrowid`)."""
         with self.lock, translate_errors(self.path):
             return self.db.execute(sql, params)

@@ -13,13 +13,57 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from .db import Connection, DatabaseLocked
+from .db import Connection, DatabaseLocked, StoreError
 from .sql import placeholders, to_db_time
 from .vectors import VectorIndex
 
 PENDING_KEY = "scrub_pending"
+
+
+@dataclass(frozen=True)
+class ForgetScope:
+    """What to forget by scope: observations from `app` and/or seen in [since, before).
+
+    `app` matches case-insensitively. Given no app, the time window also
+    selects the proposition versions created in it.
+    """
+
+    app: str | None = None
+    since: datetime | None = None
+    before: datetime | None = None
+    observations_only: bool = False
+
+    def __post_init__(self) -> None:
+        if self.app is None and self.since is None and self.before is None:
+            raise StoreError("a forget scope needs an app, a since or a before")
+        if self.app is not None and not self.app.strip():
+            raise StoreError("the app to forget is empty")
+        if self.since is not None and self.before is not None and self.since >= self.before:
+            raise StoreError("since must be earlier than before")
+
+    def observation_sql(self) -> tuple[str, list[Any]]:
+        clauses, params = ["1"], []
+        if self.app is not None:
+            clauses.append("app = ? COLLATE NOCASE")
+            params.append(self.app.strip())
+        if self.since is not None:
+            clauses.append("captured_at >= ?")
+            params.append(to_db_time(self.since))
+        if self.before is not None:
+            clauses.append("captured_at < ?")
+            params.append(to_db_time(self.before))
+        return " AND ".join(clauses), params
+
+    def created_sql(self) -> str:
+        return " AND ".join(["1"] + [c for c, v in (("created_at >= ?", self.since), ("created_at < ?", self.before))
+                                     if v is not None])
+
+    def created_params(self) -> list[str]:
+        return [to_db_time(v) for v in (self.since, self.before) if v is not None]
 
 
 @dataclass(frozen=True)
@@ -49,35 +93,63 @@ class Forgetting:
                 "AND NOT EXISTS (SELECT 1 FROM evidence other WHERE other.observation_id = e.observation_id "
                 f"AND other.proposition_id NOT IN ({marks}))",
                 [*ids, *ids])]
-            self._delete(ids, obs_ids)
+            self.delete_rows(ids, obs_ids)
         return ForgetReport(len(ids), len(obs_ids), not self.scrub(wait=True))
 
     def since(self, since: datetime) -> ForgetReport:
         """Delete what was learned or seen since `since`; older versions it replaced reopen."""
-        cutoff = to_db_time(since)
+        return self.scope(ForgetScope(since=since))
+
+    def scope(self, scope: ForgetScope) -> ForgetReport:
+        """Delete the observations in `scope`, and (unless `observations_only`) what was learned there.
+
+        With `app`, what was learned there means every revision group whose
+        evidence all comes from those observations: a proposition also seen
+        elsewhere stays, less its links to them. Without `app`, it means the
+        proposition versions created in the time window, as for `since`.
+        """
+        where, params = scope.observation_sql()
         with self.conn.transaction():
-            rows = self.conn.tuples("SELECT id, supersedes FROM propositions WHERE created_at >= ?", [cutoff])
-            ids = [r[0] for r in rows]
-            obs_ids = [r[0] for r in self.conn.tuples(
-                "SELECT id FROM observations WHERE captured_at >= ?", [cutoff])]
-            reopen = {r[1] for r in rows} - set(ids) - {None}
-            self._delete(ids, obs_ids)
-            for old_id in reopen:
-                self.conn.execute(
-                    "UPDATE propositions SET status = 'current', valid_to = NULL "
-                    "WHERE id = ? AND status = 'superseded'",
-                    [old_id],
-                )
-                self.vectors.sync(old_id)
+            obs_ids = [r[0] for r in self.conn.tuples(f"SELECT id FROM observations WHERE {where}", params)]
+            if scope.observations_only:
+                rows: list[tuple[Any, ...]] = []
+            elif scope.app is not None:
+                rows = self.conn.tuples(
+                    "SELECT id, revision_group FROM propositions WHERE revision_group IN ("
+                    " SELECT p.revision_group FROM propositions p JOIN evidence e ON e.proposition_id = p.id"
+                    " GROUP BY p.revision_group"
+                    f" HAVING sum(e.observation_id NOT IN (SELECT id FROM observations WHERE {where})) = 0)",
+                    params)
+            else:
+                rows = self.conn.tuples(f"SELECT id, revision_group FROM propositions WHERE {scope.created_sql()}",
+                                        scope.created_params())
+            ids, groups = [r[0] for r in rows], {r[1] for r in rows}
+            self.delete_rows(ids, obs_ids)
+            self._reopen(groups)
         return ForgetReport(len(ids), len(obs_ids), not self.scrub(wait=True))
 
-    def _delete(self, proposition_ids: list[int], observation_ids: list[int]) -> None:
-        self.vectors.remove(proposition_ids)
+    def _reopen(self, groups: set[int]) -> None:
+        """A group left without a current version gets its newest surviving version back, if superseded."""
+        for group in groups:
+            rows = self.conn.tuples(
+                "SELECT id, status FROM propositions WHERE revision_group = ? ORDER BY version DESC", [group])
+            if rows and rows[0][1] == "superseded" and all(status != "current" for _, status in rows):
+                self.conn.execute(
+                    "UPDATE propositions SET status = 'current', valid_to = NULL WHERE id = ?", [rows[0][0]])
+                self.vectors.sync(rows[0][0])
+
+    def delete_rows(self, proposition_ids: Sequence[int], observation_ids: Sequence[int]) -> None:
+        """Delete the rows (inside the caller's transaction) and mark the file for a scrub."""
+        self.vectors.remove(list(proposition_ids))
         # Newest first, so `supersedes` never points at a row already gone.
         for pid in sorted(proposition_ids, reverse=True):
             self.conn.execute("DELETE FROM propositions WHERE id = ?", [pid])
         for oid in observation_ids:
             self.conn.execute("DELETE FROM observations WHERE id = ?", [oid])
+        self.mark_for_scrub()
+
+    def mark_for_scrub(self) -> None:
+        """Deleted or overwritten text is in the WAL until a checkpoint: remember to scrub it."""
         self.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, '1')", [PENDING_KEY])
 
     def pending(self) -> bool:

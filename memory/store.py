@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -23,10 +24,12 @@ from typing import Any
 
 import numpy as np
 
-from .db import BUSY_TIMEOUT_MS, Connection, NotFound, StoreError
-from .forget import ForgetReport, Forgetting
+from .db import BUSY_TIMEOUT_MS, Connection, Encryption, NotFound, StoreError
+from .forget import ForgetReport, ForgetScope, Forgetting
 from .fulltext import FullText
+from .keys import KeySource
 from .queue import WorkQueue
+from .retention import GcReport, Retention, RetentionPolicy
 from .schema import migrate
 from .sql import (
     ALL_STATUSES,
@@ -42,7 +45,7 @@ from .sql import (
 from .types import EvidenceLink, Feedback, Observation, Proposition, SearchFilters, utcnow
 from .vectors import Embed, Vector, VectorIndex
 
-__all__ = ["ForgetReport", "Store", "to_db_time"]
+__all__ = ["ForgetReport", "ForgetScope", "GcReport", "RetentionPolicy", "Store", "to_db_time"]
 
 PAGE = 500  # rows per query when walking a whole table
 
@@ -56,9 +59,11 @@ class Store:
     diagnostics and benchmarks and bypasses that lock.
     """
 
-    def __init__(self, path: Path | str, busy_timeout_ms: int = BUSY_TIMEOUT_MS):
+    def __init__(self, path: Path | str, busy_timeout_ms: int = BUSY_TIMEOUT_MS, keys: KeySource | None = None,
+                 encrypt: bool = True):
+        """Open the store; a new file is encrypted (key from `keys`, default KeySource()) unless `encrypt` is False."""
         self.path = Path(path)
-        self._conn = Connection(self.path, busy_timeout_ms)
+        self._conn = Connection(self.path, busy_timeout_ms, keys, encrypt)
         try:
             migrate(self._conn)
         except BaseException:
@@ -73,6 +78,31 @@ class Store:
 
     def close(self) -> None:
         self._conn.close()
+
+    @property
+    def encryption(self) -> Encryption:
+        """Whether this file is encrypted, with the key from where (or why not)."""
+        return self._conn.encryption
+
+    def backup(self, dest: Path | str) -> Path:
+        """A consistent copy of the database (VACUUM INTO), encrypted with the same key as this one.
+
+        The copy is made 0600 and must not exist yet. It keeps what a later
+        forget deletes here: backups are the user's to prune.
+        """
+        dest = Path(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:  # made empty and private first: VACUUM INTO fills an empty file, and nobody else may read it
+            os.close(os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            raise StoreError(f"{dest} already exists; a backup never overwrites a file") from None
+        try:
+            with self._conn.lock:
+                self._conn.execute("VACUUM INTO ?", [str(dest)])
+        except BaseException:
+            dest.unlink(missing_ok=True)
+            raise
+        return dest
 
     def __enter__(self) -> Store:
         return self
@@ -378,6 +408,14 @@ class Store:
     def forget_since(self, since: datetime) -> ForgetReport:
         """Delete what was learned or seen since `since`; older versions it replaced reopen."""
         return self._forgetting.since(since)
+
+    def forget_scope(self, scope: ForgetScope) -> ForgetReport:
+        """Delete by scope (an app, a time window, observations only): see ForgetScope."""
+        return self._forgetting.scope(scope)
+
+    def gc(self, policy: RetentionPolicy, dry_run: bool = False, now: datetime | None = None) -> GcReport:
+        """Apply retention: old observation text becomes a snippet, the oldest go when over budget."""
+        return Retention(self._conn, self._forgetting).collect(policy, dry_run, now)
 
     def scrub(self) -> bool:
         """Finish a pending scrub now if no reader blocks it; True when nothing is pending."""

@@ -195,7 +195,14 @@ class ScreenObserver(Observer):
         path = self.keep_dir / f"{when:%Y%m%dT%H%M%S%f}.png"
         with open(path, "wb", opener=lambda p, flags: os.open(p, flags, 0o600)) as fh:
             frame.save(fh, format="PNG")
-        cutoff = (when - self.keep_ttl).timestamp()
-        for old in self.keep_dir.glob("*.png"):
-            if old.stat().st_mtime < cutoff:
-                old.unlink(missing_ok=True)
+        prune_screenshots(self.keep_dir, when - self.keep_ttl)
+
+
+def prune_screenshots(folder: Path, older_than: datetime) -> int:
+    """Delete the kept screenshots written before `older_than`; how many went (also run by `tacit gc`)."""
+    cutoff, gone = older_than.timestamp(), 0
+    for old in folder.glob("*.png") if folder.is_dir() else ():
+        if old.stat().st_mtime < cutoff:
+            old.unlink(missing_ok=True)
+            gone += 1
+    return gone

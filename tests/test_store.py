@@ -85,7 +85,8 @@ def test_confirm_and_reject_record_feedback(store):
     assert store.recent(10, SearchFilters(status=("rejected",)))[0].id == q.id
 
 
-def test_forget_leaves_no_trace_in_any_table_or_file(store, db_path):
+def test_forget_leaves_no_trace_in_any_table_or_file(plain_store, db_path):
+    store = plain_store  # unencrypted, so the bytes on disk can be searched
     store.ensure_vector_index("test", 16)
     obs = store.add_observation(Observation(observer="screen", text=f"secret project {CANARY}"))
     keep = store.add_proposition(prop("Sam likes tea"), embedding=unit(0, 1))
@@ -129,7 +130,7 @@ def file_bytes(db_path) -> bytes:
 
 
 def test_forget_with_a_reader_open_reports_the_scrub_pending_and_a_later_write_finishes_it(db_path):
-    with Store(db_path, busy_timeout_ms=200) as store:
+    with Store(db_path, busy_timeout_ms=200, encrypt=False) as store:  # plaintext: the bytes can be searched
         obs = store.add_observation(Observation(observer="screen", text=f"secret {CANARY}"))
         p = store.add_proposition(prop(f"Sam works on {CANARY}"), evidence=[obs.id])
         reader = connect(db_path)
