@@ -90,6 +90,15 @@ def evidence_text(item: sam.Item) -> str:
     return " ".join(f"{e.app} {e.title} {e.text}" for e in item.evidence)
 
 
+def wordless(path: Path, items: list[sam.Item], queries: list[sam.Query]) -> dict[str, int]:
+    """How many questions share no content word (FTS5 token, the user's name aside) with any answer."""
+    text = {item.key: item.text for item in items}
+    with Store(path) as store:
+        shared = [bool((store.query_terms(q.text) - {"sam"}) & frozenset().union(*store.terms([text[k] for k in q.relevant])))
+                  for q in queries]
+    return {"all": shared.count(False), "blind": sum(1 for q, s in zip(queries, shared) if q.kind == "blind" and not s)}
+
+
 def build_store(path: Path, items: list[sam.Item], vectors: np.ndarray | None, name: str,
                 with_evidence: bool) -> dict[int, str]:
     """Store every item with its observations (and vectors); returns {proposition id: item key}."""
@@ -191,6 +200,8 @@ def run(cache: Path, vector_cache: Path | None = None) -> dict[str, object]:
         for variant, evidence in (("text", False), ("text_and_evidence", True)):
             db = Path(tmp) / f"bm25-{variant}.db"
             keys = build_store(db, items, None, "none", evidence)
+            if not evidence:
+                result["data"]["questions_sharing_no_word"] = wordless(db, items, queries)  # type: ignore[index]
             result[f"bm25_{variant}"] = score(rank_all(db, keys, queries, None, params)["bm25"], queries)
         for name, (embedder, noise) in found.items():
             report: dict[str, object] = {"dim": embedder.dim, "ms_per_text": round(ms[name], 2),
