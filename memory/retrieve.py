@@ -268,4 +268,5 @@ def _snippet(o: Observation, width: int = 160) -> str:
     where = " — ".join(x for x in (o.app, o.window_title) if x)
     text = " ".join(o.text.split())
     text = text if len(text) <= width else text[: width - 1] + "…"
-    return f"[{o.captured_at:%Y-%m-%d %H:%M}] {where}: {text}" if where else f"[{o.captured_at:%Y-%m-%d %H:%M}] {text}"
+    when = o.captured_at.astimezone().isoformat(" ", "minutes")  # the reader's local time, with its offset
+    return f"[{when}] {where}: {text}" if where else f"[{when}] {text}"

@@ -213,6 +213,19 @@ def test_people_see_local_time_with_offset_and_json_stays_utc(tacit, zone, novem
     assert datetime.fromisoformat(shown["valid_from"]).utcoffset() == timedelta(0)
 
 
+def test_query_evidence_shows_when_it_was_seen_in_local_time(tacit):
+    tacit.env["TZ"] = "America/Los_Angeles"
+    seen = "2026-11-20T08:30:00+00:00"
+    records = [{"type": "header", "format": "tacit-export", "vector_index": None},
+               {"type": "observation", "id": 1, "observer": "screen", "app": "firefox",
+                "text": "Return flights to Lisbon", "captured_at": seen},
+               {"type": "proposition", "id": 1, "revision_group": 1, "text": "Sam is flying to Lisbon",
+                "confidence": 0.8, "created_at": seen, "updated_at": seen, "valid_from": seen},
+               {"type": "evidence", "proposition_id": 1, "observation_id": 1, "created_at": seen}]
+    tacit("import", "-", stdin="".join(json.dumps(r) + "\n" for r in records))
+    assert "[2026-11-20 00:30-08:00] firefox: Return flights to Lisbon" in tacit("query", "Lisbon").stdout
+
+
 def test_pause_until_prints_local_time_with_offset(tacit):
     tacit.env["TZ"] = "Asia/Kolkata"
     expected = datetime.now(ZoneInfo("Asia/Kolkata")) + timedelta(hours=2)
