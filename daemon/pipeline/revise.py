@@ -1,0 +1,250 @@
+"""Revise: each draft against what tacit already believes, decided as identical, refines, contradicts or unrelated.
+
+For a draft, hybrid retrieval (memory/retrieve.py) finds related existing
+propositions: current ones, and rejected ones, so that a claim the user
+turned down is recognised when the model proposes it again. Stats
+propositions are left out: they are measured, not proposed, and stats.py
+revises them itself. Then, by the cosine between the draft's vector and the
+closest candidate's:
+
+- at or above `identical_at`, when the words that differ carry nothing
+  specific (no name, number or negation): the same claim in other words,
+  decided without a model call;
+- between `related_at` and `identical_at`, or above it with a specific
+  difference: the model decides, with a schema (`Relation`), on that one
+  candidate: one call per draft at most;
+- below `related_at`: unrelated, without a call.
+
+Calibrated on all-MiniLM-L6-v2 (the default embedder; tests/test_revise.py
+holds the pairs): paraphrases score 0.94-0.97 and unrelated claims about
+the same user 0.25-0.32, but "a trip to Osaka in March" against "... in
+April" scores 0.94 too, and a refinement that adds a detail can score
+0.56. Cosine alone cannot tell a paraphrase from a changed date, hence the
+check on the differing words; and the band is wide, because a model call
+per related draft is cheaper than a wrong merge.
+
+The decision becomes one of the queue's actions (queue.py), written in
+the transaction that finishes the segment:
+- identical: `Link` the new evidence; when the new support (another
+  session, another day) raises the confidence computed from evidence
+  (confidence.py), a `Revise` with only the new confidence instead, so the
+  old level stays in the history;
+- refines: `Revise` with the new text: a new version, the old one closed;
+- contradicts: `Revise` as well: the old claim is superseded (status
+  `superseded`, `valid_to` set) and the new text starts with the prior of
+  its one session, because the old claim's support does not back it;
+- unrelated: `Add` with the single-session prior;
+- a draft that is identical to, or refines, a rejected proposition is not
+  stored: the user said no to that claim.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from tacitd.memory import retrieve
+from tacitd.memory.store import Store
+from tacitd.memory.types import Proposition, SearchFilters, Support
+from tacitd.memory.vectors import Vector
+from tacitd.models.llm import LLM
+
+from .confidence import ConfidenceParams, confidence
+from .queue import Action, Add, Link, Revise
+
+RelationKind = Literal["identical", "refines", "contradicts", "unrelated"]
+Embed = Callable[[str], Vector | None]
+
+
+class Relation(BaseModel):
+    """The model's answer for one (existing, new) pair."""
+
+    relation: RelationKind
+    reason: str = Field(min_length=3, max_length=200)
+
+
+@dataclass(frozen=True)
+class ReviseParams:
+    identical_at: float = 0.9  # cosine at or above (and nothing specific differs): the same claim, no model call
+    related_at: float = 0.5  # cosine below: unrelated, no model call
+    candidates: int = 5  # retrieved per draft
+    max_tokens: int = 96
+    confidence: ConfidenceParams = ConfidenceParams()
+
+    def __post_init__(self) -> None:
+        if not -1 <= self.related_at <= self.identical_at <= 1:
+            raise ValueError("revise: need -1 <= related_at <= identical_at <= 1")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What was decided for one draft, and how (kept for the report and the bench)."""
+
+    draft: Proposition
+    relation: RelationKind
+    by: Literal["embedding", "model", "batch"]
+    target: Proposition | None = None
+    similarity: float | None = None
+    reason: str = ""
+
+    @property
+    def blocked(self) -> bool:
+        """A rejected claim coming back: not stored."""
+        return self.target is not None and self.target.status == "rejected" and \
+            self.relation in ("identical", "refines")
+
+
+@dataclass
+class Revised:
+    actions: list[Action] = field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)
+    llm_calls: int = 0
+
+
+SYSTEM = (
+    "You compare two statements about the same user. Answer with one relation: "
+    "'identical' (they say the same thing), 'refines' (the new one updates or adds detail to the existing one, "
+    "and both can be true), 'contradicts' (both cannot be true now: the new one replaces the existing one), "
+    "or 'unrelated' (different topics). Give a short reason."
+)
+EXAMPLE = (
+    "Existing: Sam uses Vim to write Python\nNew: Sam now writes Python in VS Code instead of Vim",
+    Relation(relation="contradicts", reason="the editor changed from Vim to VS Code"),
+)
+
+
+def relation_messages(existing: str, new: str) -> list[dict[str, str]]:
+    """The prompt for the middle band: one worked example, then the pair."""
+    return [
+        {"role": "system", "content": SYSTEM},
+        {"role": "user", "content": EXAMPLE[0]},
+        {"role": "assistant", "content": EXAMPLE[1].model_dump_json()},
+        {"role": "user", "content": f"Existing: {existing}\nNew: {new}"},
+    ]
+
+
+SPECIFIC_WORDS = frozenset({"no", "not", "never", "longer", "stopped", "quit", "instead", "anymore", "nor",
+                            "without", "isn", "doesn", "didn", "won", "hasn", "aren", "wasn"})
+
+
+def specific_difference(a: str, b: str) -> frozenset[str]:
+    """Words in one text and not the other that change its meaning: names, numbers, negations.
+
+    A capitalised word counts unless it starts the text; so do words with digits.
+    """
+    def specific(text: str) -> set[str]:
+        words = re.findall(r"[\w'’:.-]*\w", text)
+        return {w.lower() for i, w in enumerate(words)
+                if any(c.isdigit() for c in w) or (i > 0 and w[0].isupper()) or w.lower() in SPECIFIC_WORDS}
+
+    def plain(text: str) -> set[str]:
+        return {w.lower() for w in re.findall(r"[\w'’:.-]*\w", text)}
+
+    return frozenset((specific(a) - plain(b)) | (specific(b) - plain(a)))
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    denom = float(np.linalg.norm(a) * np.linalg.norm(b))
+    return float(np.dot(a, b) / denom) if denom else 0.0
+
+
+def related(store: Store, draft: Proposition, embedding: Vector | None,
+            params: ReviseParams) -> list[tuple[Proposition, float]]:
+    """Current and rejected non-stats propositions near the draft, with their similarity, closest first.
+
+    The similarity is the cosine to the draft; without vectors, the lexical
+    match quality (the share of the draft's terms the candidate holds).
+    """
+    filters = SearchFilters(status=("current", "rejected"), source=("llm", "user"))
+    hits = retrieve.search(store, draft.text, embedding=None if embedding is None else np.asarray(embedding),
+                           limit=params.candidates, filters=filters,
+                           params=retrieve.RetrievalParams(time_weight=0, evidence_snippets=0))
+    scored = [(h.proposition, h.parts.similarity if h.parts.similarity is not None else h.parts.lexical)
+              for h in hits]
+    return sorted(scored, key=lambda x: -x[1])
+
+
+def decide(llm: LLM | None, draft: Proposition, candidates: Sequence[tuple[Proposition, float]],
+           params: ReviseParams) -> tuple[Decision, int]:
+    """The relation of a draft to its closest candidate, and how many model calls that took."""
+    if not candidates or candidates[0][1] < params.related_at:
+        best = candidates[0][1] if candidates else None
+        return Decision(draft, "unrelated", "embedding", similarity=best, reason="nothing close"), 0
+    target, sim = candidates[0]
+    differs = specific_difference(target.text, draft.text)
+    if sim >= params.identical_at and not differs:
+        return Decision(draft, "identical", "embedding", target, sim, f"cosine {sim:.2f}"), 0
+    if llm is None:
+        return Decision(draft, "unrelated", "embedding", target, sim, "no model to decide the middle band"), 0
+    answer = llm.complete_json(relation_messages(target.text, draft.text), Relation, max_tokens=params.max_tokens)
+    return Decision(draft, answer.relation, "model", target, sim, answer.reason), 1
+
+
+def raised_support(store: Store, target_id: int, when: datetime, session_new: bool = True) -> Support:
+    """The target's support once this segment's evidence is linked: one more session, maybe one more day."""
+    support = store.queue.support([target_id])[target_id]
+    days = {o.captured_at.date() for o in store.evidence_for(target_id, limit=10_000)}
+    return Support(sessions=support.sessions + int(session_new), days=support.days + int(when.date() not in days),
+                   confirmed=support.confirmed)
+
+
+def action_for(store: Store, d: Decision, evidence: Sequence[int], embedding: Vector | None, when: datetime,
+               params: ReviseParams) -> Action | None:
+    """The queue action that carries out a decision; None when nothing is written."""
+    one = confidence(d.draft.confidence, Support(sessions=1, days=1), params.confidence)
+    if d.blocked:
+        return None
+    if d.target is None or d.relation == "unrelated" or d.target.status != "current":
+        return Add(d.draft.model_copy(update={"confidence": one}), evidence, embedding)
+    tid = d.target.id or 0
+    if d.relation == "contradicts":
+        return Revise(tid, {"text": d.draft.text, "confidence": one, "half_life_days": d.draft.half_life_days,
+                            "reasoning": f"{d.draft.reasoning} (replaces: {d.target.text}; {d.reason})"[:8000]},
+                      evidence, embedding)
+    level = confidence(max(d.draft.confidence, d.target.confidence), raised_support(store, tid, when),
+                       params.confidence)
+    if d.relation == "refines":
+        return Revise(tid, {"text": d.draft.text, "reasoning": d.draft.reasoning,
+                            "confidence": max(level, d.target.confidence)}, evidence, embedding)
+    if level > d.target.confidence + 1e-3:
+        return Revise(tid, {"confidence": level}, evidence)
+    return Link(tid, evidence)
+
+
+def revise(store: Store, llm: LLM | None, drafts: Sequence[Proposition], evidence: Sequence[int],
+           embed: Embed | None, when: datetime, params: ReviseParams = ReviseParams()) -> Revised:
+    """Decide each draft against the store and against the drafts before it in this segment.
+
+    Nothing is written here: the actions go back to the queue, which applies
+    them with the segment's commit. Two drafts of one segment that say the
+    same thing (cosine at or above `identical_at`) keep the first.
+    """
+    out = Revised()
+    kept: list[tuple[np.ndarray, Proposition]] = []
+    touched: set[int] = set()
+    for draft in drafts:
+        vector = embed(draft.text) if embed else None
+        if vector is not None and any(cosine(np.asarray(vector), v) >= params.identical_at for v, _ in kept):
+            out.decisions.append(Decision(draft, "identical", "batch", reason="repeats an earlier draft"))
+            continue
+        decision, calls = decide(llm, draft, related(store, draft, vector, params), params)
+        out.llm_calls += calls
+        out.decisions.append(decision)
+        action = action_for(store, decision, evidence, vector, when, params)
+        if action is None:
+            continue
+        target = getattr(action, "proposition_id", None)
+        if target in touched:  # a second change to one proposition: keep the first
+            continue
+        if target is not None:
+            touched.add(target)
+        out.actions.append(action)
+        if vector is not None:
+            kept.append((np.asarray(vector), draft))
+    return out
