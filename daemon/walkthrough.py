@@ -17,7 +17,9 @@ from tacitd.memory.types import Observation, Proposition, utcnow
 
 from . import render
 from .config import Settings
-from .propose import propose
+from .pipeline.propose import propose
+from .pipeline.screen import screen
+from .pipeline.segment import SegmentParams, build_segment
 
 SAMPLE_OBSERVATIONS = [
     ("window", "code", "train_lora.py — finetune", "import torch; from peft import LoraConfig"),
@@ -85,7 +87,7 @@ def _model_step(store: Store, session: list[Observation], settings: Settings) ->
     llm = build_llm(settings.models)
     console.print(f"\n6. The local model ({llm.name}) reads one app session and proposes:")
     with console.status("thinking (10–30 s on 2 CPU cores)…"):
-        drafts = propose(llm, session, user_name="Sam")
+        drafts = propose(llm, screen(build_segment(session, SegmentParams())), user_name="Sam").propositions
     stored = store.add_propositions((d, [o.id for o in session], None) for d in drafts)
     render.propositions([store.get(pid) for pid in stored], "Proposed by the model, with the session as evidence")
     totals = llm.usage.totals()

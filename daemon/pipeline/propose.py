@@ -1,0 +1,206 @@
+"""Propose: one screened segment in, draft propositions out; drafts that must not be stored are dropped.
+
+One segment per model call, one worked example (models/prompts.py). Before
+the model sees the segment's text:
+- the fence is made unbreakable: angle brackets in observation text become
+  ‹ › so no `</activity>` (nor a chat-template token such as `<|im_end|>`)
+  can close it;
+- sentences that address an AI ("ignore previous instructions", "output a
+  proposition", "with confidence 1") are replaced by a marker: the 1.5B
+  default model followed them even inside the fence.
+
+After, each draft is dropped, with its reason, when it:
+- copies the worked example: its words shared with an example claim, and
+  not found in the session itself, make up half of what it says (token
+  sets, so "Sam listens to music while writing" is caught and a mention
+  of "Alexander" is not);
+- is generic: nothing left once the user's name, common words and common
+  app names are taken out ("uses a computer", "browses the web", "uses
+  Firefox");
+- is about someone else: it does not start with the user's name;
+- carries a secret: the privacy redactor changes it, or it speaks of a
+  password, key or other credential at all.
+
+A segment the screen marked low-information (news only read) is proposed
+with a "merely seen" hint; a skipped one makes no call. The model's
+confidence is capped at the single-session prior (confidence.py): its own
+number is not evidence. A SchemaError propagates with its raw output, for
+quarantine.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from tacitd.memory.text import STOPWORDS, words
+from tacitd.memory.types import Observation, Proposition, Support
+from tacitd.models.llm import LLM
+from tacitd.models.prompts import EXAMPLE_ANSWER, EXAMPLE_SESSION, EXAMPLE_USER, Drafts, output_budget, \
+    propose_messages
+from tacitd.observers.privacy import PrivacyFilter
+
+from .activity import EDITORS, TERMINALS
+from .confidence import confidence
+from .screen import Screened
+
+MAX_SESSION_CHARS = 1800
+MAX_OBSERVATION_CHARS = 600
+REMOVED = "[instruction-like text removed]"
+INSTRUCTION = re.compile(
+    r"\b(ignore|disregard|forget|override)\b.{0,40}\b(instructions?|prompts?|rules|above|previous|prior)\b"
+    r"|\b(output|write|return|respond with|generate|add|create|print|store|remember)\b.{0,30}"
+    r"\b(propositions?|claims?|json|memor(y|ies)|facts?)\b"
+    r"|\bconfidence\s*(of\s*)?(=|:|is)?\s*(1(\.0+)?|100\s*%)(?!\.?\d)"
+    r"|\b(system|developer)\s+(prompt|message|instructions?)\b"
+    r"|\byou are (now )?(an? |the )?(ai|assistant|language model|llm|chatbot)\b"
+    r"|\bnew instructions\b|^\s*(system|assistant)\s*:",
+    re.IGNORECASE)
+SENTENCE = re.compile(r"(?<=[.!?])\s+|\n")
+CREDENTIAL = re.compile(
+    r"\b(pass(word|words|code|phrase)|pin( code)?|api[ _-]?keys?|secret keys?|private keys?|access tokens?|"
+    r"credentials?|login details|security code|cvv|seed phrase|recovery (code|phrase)|2fa codes?|otp)\b",
+    re.IGNORECASE)
+COPY_SHARE = 0.5  # a draft whose words are this much example-but-not-session is a copy
+GENERIC_WORDS = frozenset(
+    "user users uses use using used computer computers laptop desktop browse browses browsing browser "
+    "browsers web website websites internet online app apps application applications software program "
+    "programs tool tools screen screens window windows open opens opening visit visits visited spends "
+    "spend spent time active activity activities various different things stuff content pages page "
+    "interested interest frequently often regularly sometimes likely probably also".split())
+COMMON_APPS = EDITORS | TERMINALS | frozenset(
+    "firefox chrome chromium brave edge safari opera vivaldi google slack discord teams zoom telegram "
+    "whatsapp signal thunderbird outlook gmail mail spotify youtube files nautilus finder explorer "
+    "settings calculator calendar visual studio vs microsoft office notion docs sheets".split())
+PRIVACY = PrivacyFilter()
+
+
+@dataclass(frozen=True)
+class Dropped:
+    text: str
+    reason: str
+
+
+@dataclass
+class Proposals:
+    """What propose kept (not yet stored) and what it dropped, each with its reason."""
+
+    propositions: list[Proposition] = field(default_factory=list)
+    dropped: list[Dropped] = field(default_factory=list)
+    neutralised: int = 0  # instruction-like sentences removed from the model's view
+
+
+def neutralise(text: str) -> tuple[str, int]:
+    """Observation text safe to fence: no angle brackets, no sentences addressed to an AI."""
+    text = text.replace("<", "‹").replace(">", "›")
+    kept, removed = [], 0
+    for sentence in SENTENCE.split(text):
+        if INSTRUCTION.search(sentence):
+            removed += 1
+            if not kept or kept[-1] != REMOVED:
+                kept.append(REMOVED)
+        elif sentence.strip():
+            kept.append(sentence.strip())
+    return " ".join(kept), removed
+
+
+def _field(value: str) -> str:
+    return neutralise(value)[0].replace("|", "/")
+
+
+def session_text(observations: Sequence[Observation]) -> tuple[str, int]:
+    """One line per observation (app, window, minutes, text), neutralised and capped; and how many removed."""
+    lines, removed = [], 0
+    for o in observations:
+        parts = [f"app: {_field(o.app or o.observer)}"]
+        if o.window_title:
+            parts.append(f"window: {_field(o.window_title)}")
+        if o.duration_s >= 60:
+            parts.append(f"{o.duration_s / 60:.0f} min")
+        if o.text.strip():
+            text, n = neutralise(o.text)
+            removed += n
+            parts.append("text: " + text[:MAX_OBSERVATION_CHARS])
+        lines.append(" | ".join(parts))
+    return "\n".join(lines)[:MAX_SESSION_CHARS], removed
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ing", "es", "s", "ed"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def terms(text: str) -> set[str]:
+    """Content words, crudely stemmed: enough to compare short claims by what they say."""
+    return {_stem(w) for w in words(text) if w not in STOPWORDS and not w.isdigit()}
+
+
+def _names(user_name: str) -> set[str]:
+    return terms(user_name) | ({"user"} if user_name.lower() in ("the user", "user") else set())
+
+
+EXAMPLE_TERMS = [terms(d.text) - _names(EXAMPLE_USER) for d in EXAMPLE_ANSWER.propositions]
+EXAMPLE_SOURCE = terms(EXAMPLE_SESSION)
+
+
+def copies_example(text: str, session: str, user_name: str) -> bool:
+    """Most of what the draft says comes from an example claim and is nowhere in the session."""
+    said = terms(text) - _names(user_name)
+    if not said:
+        return False
+    grounded = terms(session)
+    if EXAMPLE_USER.lower() in words(text) and EXAMPLE_USER.lower() not in words(session):
+        return True
+    return any(len((said & example) - grounded) >= COPY_SHARE * len(said) for example in EXAMPLE_TERMS)
+
+
+def is_generic(text: str, user_name: str) -> bool:
+    """Nothing specific left once the name, common words and common apps are removed."""
+    generic = GENERIC_WORDS | {_stem(w) for w in GENERIC_WORDS} | COMMON_APPS | _names(user_name)
+    return not (terms(text) - generic - {_stem(a) for a in COMMON_APPS})
+
+
+def about_user(text: str, user_name: str) -> bool:
+    """The claim's subject is the user: it opens with their (first) name, or 'The user'."""
+    opening, name = words(text)[:2], words(user_name)
+    if opening == ["the", "user"] or opening[:1] == ["user"]:
+        return True
+    return name not in ([], ["the", "user"], ["user"]) and opening[:1] == name[:1]
+
+
+def has_secret(*texts: str) -> bool:
+    return any(PRIVACY.redact(t) != t or CREDENTIAL.search(t) for t in texts)
+
+
+def drop_reason(text: str, reasoning: str, session: str, user_name: str) -> str | None:
+    """Why a draft must not be stored; None when it may go on to revise and audit."""
+    if has_secret(text, reasoning):
+        return "carries a secret or credential"
+    if not about_user(text, user_name):
+        return f"not about {user_name}"
+    if copies_example(text, session, user_name):
+        return "copies the worked example"
+    if is_generic(text, user_name):
+        return "generic"
+    return None
+
+
+def propose(llm: LLM, screened: Screened, user_name: str = "the user") -> Proposals:
+    """Drafts for one segment, filtered (see the module docstring); no call for a skipped segment."""
+    if screened.action == "skip":
+        return Proposals()
+    session, removed = session_text(screened.segment.observations)
+    messages = propose_messages(session, user_name, merely_seen=screened.action == "low_information")
+    drafts = llm.complete_json(messages, Drafts, max_tokens=output_budget(Drafts))
+    out = Proposals(neutralised=removed)
+    for d in drafts.propositions:
+        if reason := drop_reason(d.text, d.reasoning, session, user_name):
+            out.dropped.append(Dropped(d.text, reason))
+            continue
+        out.propositions.append(Proposition(
+            text=d.text, reasoning=d.reasoning, confidence=confidence(d.confidence, Support()),
+            half_life_days=d.half_life_days, source="llm", valid_from=screened.segment.started_at))
+    return out
