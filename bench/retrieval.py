@@ -21,6 +21,12 @@ Timed, per query, in one process over the same data:
   float rescoring, fusion, weighting, MMR, the rows and their evidence.
 The goal is `hybrid_p95_ms / baseline_p95_ms <= 0.5`.
 
+`--encrypted` instead runs the same inserts and hybrid queries on an
+unencrypted and an SQLCipher store, interleaved, and reports
+`insert_rate_ratio` (encrypted / plain, goal >= 0.75) and
+`hybrid_p95_ratio` (encrypted / plain, goal <= 1.3). Without it the store
+is unencrypted, as this benchmark always measured.
+
 Recall. A hybrid ranking is not a vector ranking: it also weighs words,
 confidence and recency, and diversifies. So "recall against exact vector
 search" cannot mean overlap with the 10 nearest vectors; that would score
@@ -56,6 +62,7 @@ from unittest import mock
 import numpy as np
 from rich.progress import Progress
 
+from tacitd.memory.keys import KeySource
 from tacitd.memory.retrieve import RetrievalParams, search
 from tacitd.memory.sql import filter_sql, fts_query
 from tacitd.memory.store import Store
@@ -173,7 +180,8 @@ def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
 
 def run(n: int, dim: int, queries: int, quiet: bool) -> dict[str, float | int]:
     texts, parts, vecs = synthetic(n, dim)
-    with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "bench.db") as store:
+    # Unencrypted, as this benchmark always ran: --encrypted measures what encryption adds.
+    with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "bench.db", encrypt=False) as store:
         insert_s = fill(store, texts, vecs, quiet)
         params, limit = RetrievalParams(), 10
         exact = exact_sources(store, vecs)
@@ -203,6 +211,60 @@ def run(n: int, dim: int, queries: int, quiet: bool) -> dict[str, float | int]:
     return summary(n, dim, queries, ms, recall, insert_s)
 
 
+def compare_encryption(n: int, dim: int, queries: int, quiet: bool) -> dict[str, Any]:
+    """The same inserts and hybrid queries on an unencrypted and an encrypted store, interleaved.
+
+    Each batch of inserts and each query runs on both stores, in alternating
+    order, so that a busy machine slows both alike and the ratios hold.
+    The encrypted store is the default kind (SQLCipher, raw 256-bit key),
+    keyed from a file in the temp dir so that no real key is touched.
+    Goals: insert rate ratio >= 0.75, hybrid p95 ratio <= 1.3.
+    """
+    texts, parts, vecs = synthetic(n, dim)
+    with tempfile.TemporaryDirectory() as tmp:
+        keys = KeySource(key_file=Path(tmp) / "bench.key", use_keyring=False, env={})
+        stores = {"plain": Store(Path(tmp) / "plain.db", encrypt=False),
+                  "encrypted": Store(Path(tmp) / "encrypted.db", keys=keys)}
+        try:
+            assert stores["encrypted"].encryption.encrypted and not stores["plain"].encryption.encrypted
+            insert_s = {name: 0.0 for name in stores}
+            for store in stores.values():
+                store.ensure_vector_index("synthetic", dim)
+            with Progress(disable=quiet, transient=True) as progress:
+                task = progress.add_task("inserting", total=n)
+                for turn, start in enumerate(range(0, n, 2000)):
+                    batch = [(Proposition(text=texts[i], confidence=0.5 + 0.5 * (i % 7) / 6, source="llm"), (), vecs[i])
+                             for i in range(start, min(n, start + 2000))]
+                    for name in sorted(stores, reverse=bool(turn % 2)):
+                        _, elapsed = timed(partial(stores[name].add_propositions, batch))
+                        insert_s[name] += elapsed / 1000
+                    progress.update(task, completed=min(n, start + 2000))
+            params, rng = RetrievalParams(), np.random.default_rng(11)
+            ms: dict[str, list[float]] = {name: [] for name in stores}
+            for turn, i in enumerate(rng.integers(0, n, queries)):
+                noise = rng.standard_normal(dim).astype(np.float32)
+                q = vecs[i] + 0.45 * noise / np.linalg.norm(noise)
+                q = (q / np.linalg.norm(q)).astype(np.float32)
+                text = question(rng, *parts[i])
+                for name in sorted(stores, reverse=bool(turn % 2)):
+                    _, elapsed = timed(partial(search, stores[name], text, embedding=q, limit=10, params=params))
+                    ms[name].append(elapsed)
+            sizes = {name: store.path.stat().st_size for name, store in stores.items()}
+        finally:
+            for store in stores.values():
+                store.close()
+    per = {name: {"insert_per_s": round(n / insert_s[name], 1),
+                  "hybrid_p50_ms": round(percentile(ms[name], 50), 2),
+                  "hybrid_p95_ms": round(percentile(ms[name], 95), 2),
+                  "file_mb": round(sizes[name] / 2**20, 1)} for name in stores}
+    insert_ratio = per["encrypted"]["insert_per_s"] / per["plain"]["insert_per_s"]
+    p95_ratio = percentile(ms["encrypted"], 95) / percentile(ms["plain"], 95)
+    return {"n": n, "dim": dim, "queries": queries, **per,
+            "insert_rate_ratio": round(insert_ratio, 3), "insert_rate_goal_min": 0.75,
+            "hybrid_p95_ratio": round(p95_ratio, 3), "hybrid_p95_goal_max": 1.3,
+            "goals_met": insert_ratio >= 0.75 and p95_ratio <= 1.3}
+
+
 def summary(n: int, dim: int, queries: int, ms: dict[str, list[float]], recall: dict[str, list[float]],
             insert_s: float) -> dict[str, float | int]:
     p95 = {name: percentile(values, 95) for name, values in ms.items()}
@@ -228,10 +290,12 @@ def main() -> None:
     parser.add_argument("--dim", type=int, default=384)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--json", action="store_true", help="print only the JSON result")
+    parser.add_argument("--encrypted", action="store_true",
+                        help="instead: the same inserts and hybrid queries unencrypted and encrypted, and their ratios")
     args = parser.parse_args()
     if args.n < 10 or args.dim % 8:
         parser.error("--n must be ≥ 10 and --dim a multiple of 8")
-    result = run(args.n, args.dim, args.queries, quiet=args.json)
+    result = (compare_encryption if args.encrypted else run)(args.n, args.dim, args.queries, quiet=args.json)
     print(json.dumps(result, indent=None if args.json else 2))
     sys.stdout.flush()
 

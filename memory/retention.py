@@ -103,11 +103,12 @@ class Retention:
             return 0
         cutoff = to_db_time(now - timedelta(days=policy.observations_days))
         n = policy.snippet_chars
-        return self.conn.execute(
-            "UPDATE observations SET text = rtrim(substr(text, 1, ?)) || '…' "
-            "WHERE captured_at < ? AND length(text) > ?",
-            [n, cutoff, n + 1],
-        ).rowcount
+        where, params = "captured_at < ? AND length(text) > ?", [cutoff, n + 1]
+        due = self.conn.tuples(f"SELECT count(*) FROM observations WHERE {where}", params)[0][0]
+        with self.forgetting.bulk("observations", due):
+            return self.conn.execute(
+                f"UPDATE observations SET text = rtrim(substr(text, 1, ?)) || '…' WHERE {where}", [n, *params]
+            ).rowcount
 
     def _keep_to(self, budget: int) -> int:
         """Delete the oldest observations until the bytes in use are under the low-water mark."""

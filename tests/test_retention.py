@@ -257,3 +257,23 @@ def test_tacit_forget_by_app_and_its_usage_errors(tacit):
     assert out["forgotten"] == {"propositions": 2, "observations": 2}
     out = json.loads(tacit("forget", "--before", "2000-01-01", "--observations-only", "--json").stdout)
     assert out["forgotten"] == {"propositions": 0, "observations": 0}
+
+
+def test_a_large_forget_rebuilds_the_index_once_and_leaves_no_trace_in_the_file(plain_store, db_path):
+    store = plain_store  # unencrypted, so the bytes on disk can be searched
+    canary = "wombatcanary5150"
+    for batch in range(6):  # small batches, as capture writes them: an index of many segments
+        store.add_observations([screen(f"chat {canary} message {batch}-{i}", day(3), "Slack") for i in range(50)])
+        store.add_observations([screen(f"def keep_{batch}_{i}(): pass", day(3)) for i in range(20)])
+    store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    assert canary.encode() in db_path.read_bytes()  # the scan can find it
+
+    report = store.forget_scope(ForgetScope(app="Slack"))
+
+    assert (report.observations, report.scrub_pending) == (300, False)
+    raw = b"".join(p.read_bytes() for p in db_path.parent.iterdir() if p.name.startswith(db_path.name))
+    assert canary.encode() not in raw
+    assert store.db.execute("SELECT count(*) FROM observations_fts_docsize").fetchone() == (120,)
+    hits = store.db.execute("SELECT count(*) FROM observations_fts WHERE observations_fts MATCH 'pass'").fetchone()
+    assert hits == (120,)  # the rebuilt index still finds what is left
+    assert store.db.execute("SELECT v FROM observations_fts_config WHERE k = 'secure-delete'").fetchone() == (1,)
