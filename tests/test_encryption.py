@@ -294,3 +294,25 @@ def test_without_sqlcipher_an_encrypted_store_is_refused_clearly(config, db_path
     with pytest.raises(StoreError, match="is encrypted .or damaged., and sqlcipher3 cannot be imported"):
         Store(db_path)
     assert disk(db_path) == before
+
+
+def test_tacit_backup_writes_an_encrypted_copy_and_never_overwrites(config, tmp_path):
+    data = tmp_path / "data"
+    with Store(data / "tacit.db") as store:
+        pid, _ = fill(store)
+    env = {**os.environ, "TACIT_DATA_DIR": str(data)}
+    dest = tmp_path / "backups" / "monday.db"
+    out = subprocess.run([str(TACIT), "backup", str(dest), "--json"], env=env, capture_output=True, text=True,
+                         timeout=60, check=True).stdout
+    assert json.loads(out)["encrypted"] is True and not has_canary(dest.read_bytes())
+    again = subprocess.run([str(TACIT), "backup", str(dest)], env=env, capture_output=True, text=True, timeout=60)
+    assert again.returncode == 1 and "already exists" in again.stderr and "Traceback" not in again.stderr
+    with Store(dest) as copy:
+        assert copy.get(pid).reasoning == PROP_CANARY
+
+
+def test_tacit_encrypt_with_no_store_says_so(config, tmp_path):
+    env = {**os.environ, "TACIT_DATA_DIR": str(tmp_path / "empty")}
+    result = subprocess.run([str(TACIT), "encrypt"], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and "no database at" in result.stderr
+    assert not (tmp_path / "empty" / "tacit.db").exists()
