@@ -28,7 +28,7 @@ from tacitd.models.errors import ModelError
 from . import render
 from .cli_context import App, When, emit_json, json_option, pass_app
 from .cli_models import doctor, models
-from .cli_pipeline import ingest, quarantine
+from .cli_pipeline import ingest, process, quarantine
 from .cli_storage import backup, encrypt, gc
 from .config import ConfigError
 from .observe import observe, pause, resume
@@ -264,7 +264,7 @@ def walkthrough(app: App, no_llm: bool) -> None:
 
 
 # The command groups defined in other modules, registered here and only here.
-for _command in (models, doctor, observe, pause, resume, ingest, quarantine, encrypt, gc, backup):
+for _command in (models, doctor, observe, pause, resume, ingest, process, quarantine, encrypt, gc, backup):
     cli.add_command(_command)
 
 

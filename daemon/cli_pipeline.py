@@ -1,4 +1,4 @@
-"""`tacit ingest FILE.jsonl` and `tacit quarantine list|retry|drop`: the pipeline's commands.
+"""`tacit ingest FILE.jsonl`, `tacit process` and `tacit quarantine list|retry|drop`: the pipeline's commands.
 
 Defined here and registered on the root group in `cli.py`. Progress goes
 to stderr (and only to a terminal), so `--json` output stays clean.
@@ -16,12 +16,15 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
 from tacitd.memory.queue import QuarantineEntry
+from tacitd.memory.store import Store
 from tacitd.observers.privacy import PrivacyFilter
 
 from . import render
 from .cli_context import App, emit_json, json_option, pass_app
 from .pipeline.ingest import IngestError, IngestReport, admit, parse
 from .pipeline.queue import enqueue
+from .pipeline.revise import Decision
+from .pipeline.run import PassReport, believed
 from .timespec import format_local
 
 PROGRESS_FROM_BYTES = 1 << 20  # smaller files finish before a bar would help
@@ -131,3 +134,86 @@ def drop(app: App, keys: tuple[str, ...], as_json: bool) -> None:
         emit_json({"dropped": list(keys)})
     else:
         render.console.print(f"Dropped {len(keys)} segment(s) from quarantine.")
+
+
+@click.command()
+@click.option("--once", is_flag=True, help="One pass over what is queued now; segments that fail wait in "
+                                           "quarantine for their retry time instead of being retried in this run.")
+@click.option("--user", default="the user", show_default=True, help="How the model refers to you in claims.")
+@click.option("--no-audit", is_flag=True, help="Store sensitive drafts without the model's contextual-integrity "
+                                               "check (the audit is on by default).")
+@json_option
+@pass_app
+def process(app: App, once: bool, user: str, no_audit: bool, as_json: bool) -> None:
+    """Run the pipeline on queued observations until the queue is empty, and say what it learned.
+
+    Each activity segment goes through screen → propose → retrieve → revise
+    → audit with the configured local model; stats are measured again at the end.
+    """
+    from .backends import build_llm
+    from .pipeline.audit import AuditParams
+    from .pipeline.run import Pipeline
+    from .pipeline.run import process as run_process
+
+    total = app.store.queue.counts()["pending"] + len(app.store.queue.due())
+    pipeline = Pipeline(app.store, build_llm(app.settings.models), lambda text: app.embed(text), user=user,
+                        audit_params=AuditParams(enabled=not no_audit))
+    with _progress(not as_json and total > 0) as progress:
+        task = progress.add_task("processing (10–30 s per activity on 2 cores)", total=None)
+        report = run_process(pipeline, once=once, on_segment=lambda key, state: progress.advance(task))
+    if as_json:
+        emit_json(_process_json(app, report))
+        return
+    _print_process(app, report)
+
+
+def _decision_json(key: str, d: Decision) -> dict:
+    return {"segment": key, "draft": d.draft.text, "relation": d.relation, "decided_by": d.by,
+            "existing_id": d.target.id if d.target else None, "existing_status": d.target.status if d.target else None,
+            "similarity": None if d.similarity is None else round(d.similarity, 3), "stored": not d.blocked,
+            "reason": d.reason}
+
+
+def _process_json(app: App, report: PassReport) -> dict:
+    return {
+        "summary": report.summary(),
+        "decisions": [_decision_json(k, d) for k, d in report.learned.decisions],
+        "dropped": [{"segment": k, "draft": d.text, "reason": d.reason} for k, d in report.learned.dropped],
+        "audited_out": [{"segment": k, "draft": t, "reason": r} for k, t, r in report.learned.audited_out],
+        "quarantined": [_entry_json(e) for e in app.store.queue.quarantined()],
+        "believed": [{**p.model_dump(mode="json"), "evidence": [o.model_dump(mode="json") for o in ev]}
+                     for p, ev in believed(app.store)],
+        "queue": app.store.queue.counts(),
+    }
+
+
+def _print_process(app: App, report: PassReport) -> None:
+    console = render.console
+    s = report.summary()
+    console.print(f"Processed {s['segments']} segment(s) in {s['seconds']:.0f} s: {s['processed']} with the model "
+                  f"({s['llm_calls']} call(s)), {s['skipped']} skipped by the screen, {s['quarantined']} quarantined.")
+    labels = {"unrelated": "learned", "identical": "seen again", "refines": "refined", "contradicts": "replaced"}
+    for key, d in report.learned.decisions:
+        label = "rejected before, not stored" if d.blocked else labels[d.relation]
+        console.print(f"  [cyan]{label}[/cyan]: {d.draft.text}", soft_wrap=True)
+    for _, dropped in report.learned.dropped:
+        console.print(f"  [yellow]dropped[/yellow]: {dropped.text} ({dropped.reason})", soft_wrap=True)
+    for _, text, why in report.learned.audited_out:
+        console.print(f"  [magenta]held back by the audit[/magenta]: {text} ({why})", soft_wrap=True)
+    for e in app.store.queue.quarantined():
+        console.print(f"  [red]quarantined[/red] {e.key}: {e.error}", markup=False, soft_wrap=True)
+    if report.stats.added or report.stats.revised:
+        console.print(f"  stats: {len(report.stats.added)} added, {len(report.stats.revised)} revised")
+    print_believed(app.store)
+
+
+def print_believed(store: Store) -> None:
+    """What tacit believes, each belief with its confidence and evidence."""
+    console = render.console
+    console.rule("[bold]what tacit believes[/bold]")
+    for p, evidence in believed(store):
+        console.print(f"[bold]{p.text}[/bold]  [dim]#{p.id} · confidence {p.confidence:.2f} · {p.source} · "
+                      f"v{p.version}[/dim]", soft_wrap=True)
+        for o in evidence:
+            where = " — ".join(x for x in (o.app, o.window_title) if x)
+            console.print(f"   [dim]↳ {format_local(o.captured_at)} {where}[/dim]", soft_wrap=True)

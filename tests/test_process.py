@@ -1,0 +1,192 @@
+"""`tacit process` and pipeline/run.py on the bundled sample day (bench/data/day.jsonl).
+
+The model's answers come from a stand-in here (the pipeline's logic: what is
+proposed from, what is linked, what is replayed); the default embedder and
+the store are real, and the CLI talks to the stand-in over real HTTP as to
+any OpenAI-compatible server. The real model runs the whole day in
+`test_the_sample_day_with_the_default_model` (minutes; the main job).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from tacitd.daemon.pipeline.queue import enqueue
+from tacitd.daemon.pipeline.revise import Relation
+from tacitd.daemon.pipeline.run import Pipeline, process
+from tacitd.memory.store import Store
+from tacitd.memory.types import Observation
+from tacitd.models.llm import Usage
+from tacitd.models.prompts import Draft, Drafts
+
+ROOT = Path(__file__).parents[1]
+DAY = ROOT / "bench" / "data" / "day.jsonl"
+TACIT = Path(sys.executable).with_name("tacit")
+NOW = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)
+# What the stand-in "sees" in a segment, and the claim it makes; anything else gets a generic claim
+# (which propose's filter drops).
+CLAIMS = {
+    "RewardModel": "Sam is training a reward model in PyTorch",
+    "grant proposal": "Sam is writing a grant proposal on soil moisture sensors",
+    "Osaka": "Sam is planning a trip to Osaka in March",
+    "tokio": "Sam is debugging tokio::select! in a Rust project",
+}
+NOISE_WORDS = ("cruise", "hiking boots", "gift card", "hunter2", "password", "bank")
+
+
+def answer(messages: list[dict[str, str]], schema_title: str) -> dict:
+    """The stand-in model: a fixed claim per activity, and 'unrelated' for every pair it is asked about."""
+    if schema_title == "Relation":
+        return Relation(relation="unrelated", reason="stand-in").model_dump()
+    session = messages[-1]["content"]
+    claims = [text for marker, text in CLAIMS.items() if marker.lower() in session.lower()]
+    drafts = [Draft(text=t, reasoning="seen on screen in this session", confidence=0.9, half_life_days=14)
+              for t in claims or ["Sam uses Firefox to browse the web"]]
+    return Drafts(propositions=drafts).model_dump()
+
+
+class StandIn:
+    name = "stand-in"
+
+    def __init__(self):
+        self.usage = Usage()
+        self.sessions: list[str] = []
+
+    def complete_json(self, prompt, schema, *, max_tokens=512):
+        if schema is Drafts:
+            self.sessions.append(prompt[-1]["content"])
+        return schema.model_validate(answer(prompt, schema.__name__))
+
+
+def day(shift_days: int = 0) -> list[Observation]:
+    out = []
+    for line in DAY.read_text(encoding="utf-8").splitlines():
+        o = Observation.model_validate_json(line)
+        out.append(o.model_copy(update={"captured_at": o.captured_at + timedelta(days=shift_days)}))
+    return out
+
+
+@pytest.fixture
+def embed(store, minilm):
+    store.ensure_vector_index(minilm.name, minilm.dim)
+    return lambda text: minilm.embed([text])[0]
+
+
+def llm_texts(store: Store) -> list[str]:
+    return sorted(p.text for p in store.recent(100) if p.source == "llm")
+
+
+def test_the_sample_day_proposes_only_from_activities_and_links_its_evidence(store, embed):
+    stand_in = StandIn()
+    enqueue(store, day())
+    report = process(Pipeline(store, stand_in, embed, user="Sam"), now=lambda: NOW)
+    s = report.summary()
+    assert s["skipped"] == 4 and s["quarantined"] == 0  # the ad, the two mails, the terminal without text
+    assert not any(w in session.lower() for session in stand_in.sessions for w in ("cruise", "gift card", "boots"))
+    assert llm_texts(store) == sorted(set(CLAIMS.values()))  # the two reward-model days give one claim
+    for p in store.recent(100):
+        evidence = store.evidence_for(p.id)
+        assert evidence, p.text
+        assert not any(w in o.text.lower() for o in evidence for w in ("cruise", "gift card", "boots"))
+    reward = next(p for p in store.recent(100) if "reward model" in p.text)
+    assert store.queue.support([reward.id])[reward.id].days == 2 and reward.confidence > 0.5
+    assert s["stats_added"] >= 3 and store.queue.counts()["pending"] == 0
+
+
+def test_replaying_the_day_adds_no_duplicate_and_raises_confidence(store, embed):
+    pipeline = Pipeline(store, StandIn(), embed, user="Sam")
+    enqueue(store, day())
+    process(pipeline, now=lambda: NOW)
+    before = {p.text: p.confidence for p in store.recent(100) if p.source == "llm"}
+    enqueue(store, day(shift_days=7))
+    process(pipeline, now=lambda: NOW + timedelta(days=7))
+    after = {p.text: p.confidence for p in store.recent(100) if p.source == "llm"}
+    assert sorted(after) == sorted(before)
+    assert all(after[t] > before[t] for t in before), (before, after)
+
+
+def test_a_second_run_on_an_empty_queue_calls_no_model(store, embed):
+    enqueue(store, day())
+    process(Pipeline(store, StandIn(), embed), now=lambda: NOW)
+    idle = StandIn()
+    report = process(Pipeline(store, idle, embed), now=lambda: NOW)
+    assert report.summary()["segments"] == 0 and idle.usage.calls == [] and idle.sessions == []
+
+
+# -- the CLI, against the stand-in over HTTP -----------------------------------------------
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        fmt = body["response_format"]
+        schema = fmt["json_schema"]["schema"] if "json_schema" in fmt else fmt["schema"]
+        content = json.dumps(answer(body["messages"], schema["title"]))
+        reply = json.dumps({"choices": [{"message": {"content": content}}],
+                            "usage": {"prompt_tokens": 100, "completion_tokens": 20}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(reply)))
+        self.end_headers()
+        self.wfile.write(reply)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def server() -> Iterator[str]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+    httpd.shutdown()
+    thread.join()
+
+
+@pytest.fixture
+def tacit(tmp_path, monkeypatch, server, minilm_path):
+    config = tmp_path / "config.toml"
+    config.write_text(f'[models]\nbackend = "openai"\nopenai_base_url = "{server}"\n', encoding="utf-8")
+    monkeypatch.setenv("TACIT_CONFIG", str(config))
+    env = {**os.environ, "TACIT_DATA_DIR": str(tmp_path / "data")}
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(TACIT), *args], env=env, capture_output=True, text=True, timeout=300)
+
+    return run
+
+
+def test_cli_ingest_then_process_json_reports_decisions_and_beliefs_with_evidence(tacit):
+    assert tacit("ingest", str(DAY)).returncode == 0
+    proc = tacit("process", "--user", "Sam", "--json")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["summary"]["skipped"] == 4 and out["queue"]["pending"] == 0 and out["quarantined"] == []
+    believed = [b for b in out["believed"] if b["source"] == "llm"]
+    assert sorted(b["text"] for b in believed) == sorted(set(CLAIMS.values()))
+    assert all(b["evidence"] for b in out["believed"])
+    assert not any(w in b["text"].lower() for b in out["believed"] for w in NOISE_WORDS)
+    relations = {d["draft"]: d["relation"] for d in out["decisions"] if d["stored"]}
+    assert relations[CLAIMS["RewardModel"]] in ("unrelated", "identical")
+    again = json.loads(tacit("process", "--json").stdout)
+    assert again["summary"]["segments"] == 0 and again["decisions"] == []
+
+
+def test_cli_process_prints_what_it_learned_and_believes(tacit):
+    tacit("ingest", str(DAY))
+    proc = tacit("process", "--user", "Sam")
+    assert proc.returncode == 0, proc.stderr
+    assert "learned" in proc.stdout and "seen again" in proc.stdout
+    assert "what tacit believes" in proc.stdout and CLAIMS["Osaka"] in proc.stdout
+    assert "confidence 0.50" in proc.stdout and "Skyscanner" in proc.stdout  # a belief, its confidence, its evidence
