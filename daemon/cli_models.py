@@ -14,6 +14,7 @@ import click
 import tomlkit
 from rich.progress import Progress
 
+from tacitd.memory.keys import KeySource
 from tacitd.memory.store import Store
 from tacitd.models import presets
 from tacitd.models.errors import ModelError
@@ -164,6 +165,17 @@ def encryption_report(store: Store) -> dict[str, Any]:
             "protects": PROTECTS[enc.key_kind or "env"]}
 
 
+def _encryption_problems(enc: dict[str, Any]) -> list[dict[str, str]]:
+    if not enc["encrypted"]:
+        return [{"what": "encryption at rest (the database is plaintext)", "fix": enc["why_not"]}]
+    keys = KeySource()
+    mode = keys.file_mode() if enc["key_kind"] == "file" else None
+    if mode is not None and mode & 0o077:
+        return [{"what": f"the key file {keys.key_file} is readable by others (mode {mode:o})",
+                 "fix": f"chmod 600 '{keys.key_file}'"}]
+    return []
+
+
 def doctor_report(app: App) -> dict[str, Any]:
     cfg = app.settings.models
     import llama_cpp
@@ -188,6 +200,7 @@ def doctor_report(app: App) -> dict[str, Any]:
                if not r["ok"]]
     missing += [{"what": f"llama.cpp build has {name} enabled", "fix": why}
                 for name, why in llm["cpu_build"]["known_crashes"].items()]
+    missing += _encryption_problems(store_info["encryption"])
     return {
         "llm": llm,
         "embedder": embedder,

@@ -30,7 +30,7 @@ from .keys import ENV_VAR, Key, KeySource
 
 __all__ = [
     "BUSY_TIMEOUT_MS", "Connection", "CorruptDatabase", "DatabaseLocked", "Encryption",
-    "ExtensionUnavailable", "NotFound", "StoreError", "connect", "open_database", "translate_errors",
+    "ExtensionUnavailable", "NotFound", "StoreError", "connect", "load_vec", "open_database", "translate_errors",
 ]
 
 BUSY_TIMEOUT_MS = 5000
@@ -43,7 +43,8 @@ class CipherUnavailable(StoreError):
     """An encrypted file, and no SQLCipher to open it with."""
 
 
-def _load_vec(conn: Any) -> None:
+def load_vec(conn: Any) -> None:
+    """Load sqlite-vec into a connection, or say clearly why this Python cannot."""
     if not hasattr(conn, "enable_load_extension"):
         raise ExtensionUnavailable(
             "This Python's sqlite3 cannot load extensions, so sqlite-vec cannot load. "
@@ -86,7 +87,7 @@ def _key_for(path: Path, state: crypto.FileState, keys: KeySource | None, encryp
     return key
 
 
-def _why_plain(state: crypto.FileState, encrypt: bool) -> str:
+def _why_plain(state: crypto.FileState) -> str:
     if crypto.CIPHER is None:
         return crypto.CIPHER_MISSING
     if state == "plain":
@@ -113,7 +114,7 @@ def open_database(path: Path, busy_timeout_ms: int = BUSY_TIMEOUT_MS, keys: KeyS
             if key is not None:
                 conn.execute("PRAGMA cipher_log_level = NONE")  # a wrong key is our error to report, not stderr noise
                 conn.execute(f'PRAGMA key = "{key.sqlcipher}"')
-            _load_vec(conn)
+            load_vec(conn)
             conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
             # Reading the header first turns "not a database" (or a wrong key)
             # into a clear error before any pragma tries to write.
@@ -132,7 +133,7 @@ def open_database(path: Path, busy_timeout_ms: int = BUSY_TIMEOUT_MS, keys: KeyS
             conn.close()
             raise
     crypto.finish_shred(path)  # what an interrupted `tacit encrypt` left behind (one stat when nothing)
-    encryption = Encryption(True, key.where, key.kind) if key else Encryption(False, why_not=_why_plain(state, encrypt))
+    encryption = Encryption(True, key.where, key.kind) if key else Encryption(False, why_not=_why_plain(state))
     return sqlite_utils.Database(conn), encryption
 
 

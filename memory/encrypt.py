@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from . import crypto
-from .db import CipherUnavailable, DatabaseLocked, StoreError, _load_vec, translate_errors
+from .db import CipherUnavailable, DatabaseLocked, StoreError, load_vec, translate_errors
 from .keys import KeySource
 
 
@@ -62,7 +62,7 @@ def encrypt_store(path: Path, keys: KeySource | None = None,
         conn = crypto.CIPHER.connect(str(path), isolation_level=None, timeout=5)
     try:
         with translate_errors(path):
-            _load_vec(conn)  # vec0 tables need their module to be counted
+            load_vec(conn)  # vec0 tables need their module to be counted
             _lock(conn, path)
             on_step("locked")
             try:

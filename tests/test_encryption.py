@@ -266,6 +266,9 @@ def test_doctor_says_encrypted_with_which_key_and_what_it_protects_against(confi
     assert enc["encrypted"] and enc["key_kind"] == "file" and str(config / "database.key") in enc["key"]
     assert enc["cipher"].startswith("4.") and "no OS keyring was usable" in enc["protects"]
     assert "Encrypted" in doctor(tmp_path, human=True)
+    (config / "database.key").chmod(0o644)
+    problems = [m["what"] for m in json.loads(doctor(tmp_path))["missing"]]
+    assert f"the key file {config / 'database.key'} is readable by others (mode 644)" in problems
 
 
 def test_doctor_says_loudly_when_a_store_is_plaintext(config, tmp_path):
@@ -274,6 +277,8 @@ def test_doctor_says_loudly_when_a_store_is_plaintext(config, tmp_path):
     assert enc == {"encrypted": False,
                    "why_not": "this store was created before encryption; run `tacit encrypt` to encrypt it"}
     assert "NOT ENCRYPTED" in doctor(tmp_path, human=True)
+    problems = json.loads(doctor(tmp_path))["missing"]
+    assert {"what": "encryption at rest (the database is plaintext)", "fix": enc["why_not"]} in problems
 
 
 def test_without_sqlcipher_tacit_runs_unencrypted_and_doctor_says_why(config, tmp_path):
