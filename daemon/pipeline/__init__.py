@@ -7,7 +7,10 @@ Each step is a module named for it; the steps take and return the
 - queue: the driver; pending observations → segments → screen → model steps → one commit per segment
 - segment: contiguous observations of one activity, repeated lines dropped, under a token cap
 - screen: adverts, spam, promotional mail and news the user merely saw are kept from proposing
-- propose, revise, audit: the model steps (not written yet; `daemon/propose.py` is the first draft of propose)
+- propose: one segment to draft propositions, with one worked example; bad drafts dropped with a reason
+- revise: each draft against related stored propositions: identical, refines, contradicts or unrelated
+- audit: sensitive drafts get a contextual-integrity check before they are stored
+- run: the model steps composed into the queue's step (`Pipeline.step`), and a pass (`process`): `tacit process`
 - confidence: a claim's confidence from the sessions and days that support it
 - stats: propositions measured from observations without a model
 - quarantine: failed segments wait with their error and raw output; retry with backoff, at most N tries
