@@ -9,11 +9,28 @@ them out), so `grammar.grammar_schema` turns small bounded ranges into enums
 and pydantic validates everything afterwards. A failure is retried
 once with the validation error shown to the model; a second failure raises
 SchemaError carrying the raw output and the prompt, for quarantine.
+
+Cost settings of the in-process model (see LlamaCppLLM):
+- prefix cache: every pipeline prompt starts with the same system prompt and
+  worked example. llama.cpp keeps the previous prompt's tokens and evaluates
+  only what differs after their common prefix; a RAM cache of saved states
+  (LlamaRAMCache, keyed by token prefix) keeps that true when calls of
+  different steps (propose, revise, audit) interleave. `CallStats.
+  prompt_evaluated` counts the prompt tokens llama.cpp actually evaluated.
+- priority: `nice` lowers the calling thread before any model work; the
+  OpenMP workers llama.cpp starts from that thread inherit it (Linux keeps
+  a nice value per thread, and a clone copies it), so capture and the
+  user's own work come first. It cannot be raised again without privilege,
+  so only the pipeline asks for it (on the thread that runs the model).
+- threads and wait policy: `n_threads`; OMP_WAIT_POLICY is read once when
+  libgomp loads, so `omp_wait_policy` only takes effect when set before
+  llama_cpp is first imported in the process (set_omp_wait_policy).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Sequence
@@ -37,6 +54,7 @@ class CallStats:
     prompt_tokens: int
     completion_tokens: int
     seconds: float
+    prompt_evaluated: int | None = None  # prompt tokens actually evaluated (the rest came from the cache)
 
 
 @dataclass
@@ -53,6 +71,8 @@ class Usage:
             "calls": len(self.calls),
             "prompt_tokens": sum(c.prompt_tokens for c in self.calls),
             "completion_tokens": sum(c.completion_tokens for c in self.calls),
+            "prompt_evaluated": sum(c.prompt_tokens if c.prompt_evaluated is None else c.prompt_evaluated
+                                    for c in self.calls),
             "seconds": round(sum(c.seconds for c in self.calls), 3),
         }
 
@@ -106,18 +126,95 @@ class _SchemaLLM:
         )
 
 
+OMP_WAIT_POLICIES = ("active", "passive")
+
+
+def set_omp_wait_policy(policy: str) -> bool:
+    """Ask OpenMP to sleep ("passive") or spin ("active") between llama.cpp's parallel regions.
+
+    Only works before llama_cpp is imported in this process (libgomp reads it once);
+    returns whether it could still take effect. An explicit OMP_WAIT_POLICY in the environment wins.
+    """
+    import sys
+
+    if policy not in OMP_WAIT_POLICIES:
+        raise ValueError(f"OMP wait policy must be one of {OMP_WAIT_POLICIES}, not {policy!r}")
+    if "llama_cpp" in sys.modules:
+        return os.environ.get("OMP_WAIT_POLICY", "").lower() == policy
+    os.environ.setdefault("OMP_WAIT_POLICY", policy.upper())
+    return os.environ["OMP_WAIT_POLICY"].lower() == policy
+
+
+_lowered: set[int] = set()
+
+
+def lower_thread_priority(nice: int) -> None:
+    """Set the calling thread's nice value (Linux: per thread; elsewhere the process's), once per thread."""
+    tid = threading.get_native_id()
+    if tid in _lowered or not hasattr(os, "setpriority"):
+        return
+    target = tid if os.uname().sysname == "Linux" else 0
+    try:
+        os.setpriority(os.PRIO_PROCESS, target, max(nice, os.getpriority(os.PRIO_PROCESS, target)))
+    except OSError:
+        pass  # not permitted here: run at the priority we have
+    _lowered.add(tid)
+
+
+def keep_prefix_states(llama: Any, capacity_bytes: int) -> None:
+    """Give `llama` a RAM cache of saved KV states, found again by the longest common token prefix.
+
+    llama-cpp-python's own `save_state` also copies the logits buffer (n_batch x
+    vocabulary floats: 311 MB for Qwen2.5) that its RAM cache neither needs nor
+    counts against its capacity; these two replace it with the KV state and the
+    tokens alone (~28 KB a token for the 1.5B default), so `capacity_bytes` holds.
+    A restored state always evaluates at least one token before sampling
+    (`_requires_eval`), so the logits are never read from it.
+    """
+    import ctypes
+
+    import llama_cpp
+    import numpy as np
+
+    def save_state() -> Any:
+        size = llama_cpp.llama_state_get_size(llama.ctx)
+        buffer = (ctypes.c_uint8 * int(size))()
+        written = int(llama_cpp.llama_state_get_data(llama.ctx, buffer, size))
+        return llama_cpp.LlamaState(input_ids=llama.input_ids[:llama.n_tokens].copy(),
+                                    scores=np.empty((0, 0), dtype=np.single), n_tokens=llama.n_tokens,
+                                    llama_state=bytes(buffer)[:written], llama_state_size=written, seed=llama._seed)
+
+    def load_state(state: Any) -> None:
+        data = (ctypes.c_uint8 * state.llama_state_size).from_buffer_copy(state.llama_state)
+        if llama_cpp.llama_state_set_data(llama.ctx, data, state.llama_state_size) != state.llama_state_size:
+            raise RuntimeError("llama.cpp could not restore a saved prompt state")
+        llama.input_ids[:state.n_tokens] = state.input_ids
+        llama.n_tokens = state.n_tokens
+        llama._requires_eval = True
+        llama._seed = state.seed
+
+    llama.save_state, llama.load_state = save_state, load_state
+    llama.set_cache(llama_cpp.LlamaRAMCache(capacity_bytes=capacity_bytes))
+
+
 class LlamaCppLLM(_SchemaLLM):
-    """One GGUF in process, loaded on first use; calls are serialised (a context is not re-entrant)."""
+    """One GGUF in process, loaded on first use; calls are serialised (a context is not re-entrant).
+
+    `prefix_cache_mb` (0: off) bounds the RAM kept for saved prompt states; `nice`
+    (None: unchanged) is applied to each thread that runs the model (module docstring).
+    """
 
     def __init__(self, path: Path | str, *, name: str | None = None, n_ctx: int = 4096,
                  n_threads: int | None = None, n_gpu_layers: int | None = None, seed: int = 0,
-                 fix_hint: str = "tacit models list"):
+                 fix_hint: str = "tacit models list", prefix_cache_mb: int = 256, nice: int | None = None):
         self.path = Path(path).expanduser()
         self.name = name or self.path.stem
         self.n_ctx = n_ctx
         self.n_threads = n_threads or physical_cores()
         self.n_gpu_layers = n_gpu_layers if n_gpu_layers is not None else (-1 if gpu_offload_supported() else 0)
         self.seed = seed
+        self.prefix_cache_mb = prefix_cache_mb
+        self.nice = nice
         self.usage = Usage()
         self._fix_hint = fix_hint
         self._lock = threading.RLock()
@@ -129,11 +226,22 @@ class LlamaCppLLM(_SchemaLLM):
 
     def model(self) -> Any:
         """The loaded llama_cpp.Llama (loads it on first call)."""
+        if self.nice is not None:
+            lower_thread_priority(self.nice)
         with self._lock:
             if self._llama is None:
-                self._llama = load_llama(self.path, self._fix_hint, n_ctx=self.n_ctx, n_threads=self.n_threads,
-                                         n_gpu_layers=self.n_gpu_layers, seed=self.seed)
+                llama = load_llama(self.path, self._fix_hint, n_ctx=self.n_ctx, n_threads=self.n_threads,
+                                   n_gpu_layers=self.n_gpu_layers, seed=self.seed)
+                if self.prefix_cache_mb:
+                    keep_prefix_states(llama, self.prefix_cache_mb << 20)
+                self._llama = llama
             return self._llama
+
+    def _evaluated(self) -> int:
+        """Prompt tokens llama.cpp has evaluated in this context so far (its perf counter)."""
+        import llama_cpp
+
+        return int(llama_cpp.llama_perf_context(self.model().ctx).n_p_eval)
 
     @property
     def has_chat_template(self) -> bool:
@@ -150,6 +258,7 @@ class LlamaCppLLM(_SchemaLLM):
         chat = self.has_chat_template
         start = time.perf_counter()
         with self._lock:
+            evaluated = self._evaluated()
             if chat:
                 out = llama.create_chat_completion(messages=messages, grammar=grammar, max_tokens=max_tokens,
                                                    **sampling)
@@ -158,8 +267,10 @@ class LlamaCppLLM(_SchemaLLM):
                 out = llama.create_completion(prompt=completion_prompt(messages), grammar=grammar,
                                               max_tokens=max_tokens, **sampling)
                 raw = out["choices"][0]["text"]
+            evaluated = self._evaluated() - evaluated
         usage = out["usage"]
-        return raw, CallStats(usage["prompt_tokens"], usage["completion_tokens"], time.perf_counter() - start)
+        return raw, CallStats(usage["prompt_tokens"], usage["completion_tokens"], time.perf_counter() - start,
+                              evaluated)
 
 
 def completion_prompt(messages: Sequence[Message]) -> str:
