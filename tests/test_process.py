@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from tacitd.daemon.pipeline.queue import enqueue
-from tacitd.daemon.pipeline.revise import Relation
+from tacitd.daemon.pipeline.revise import Relation, ReviseParams, cosine
 from tacitd.daemon.pipeline.run import Pipeline, process
 from tacitd.memory.store import Store
 from tacitd.memory.types import Observation
@@ -47,7 +47,7 @@ NOISE_WORDS = ("cruise", "hiking boots", "gift card", "hunter2", "password", "ba
 def answer(messages: list[dict[str, str]], schema_title: str) -> dict:
     """The stand-in model: a fixed claim per activity, and 'unrelated' for every pair it is asked about."""
     if schema_title == "Relation":
-        return Relation(relation="unrelated", reason="stand-in").model_dump()
+        return Relation(reason="stand-in", same_subject=False, both_true_now=True, new_adds_detail=True).model_dump()
     session = messages[-1]["content"]
     claims = [text for marker, text in CLAIMS.items() if marker.lower() in session.lower()]
     drafts = [Draft(text=t, reasoning="seen on screen in this session", confidence=0.9, half_life_days=14)
@@ -190,3 +190,30 @@ def test_cli_process_prints_what_it_learned_and_believes(tacit):
     assert "learned" in proc.stdout and "seen again" in proc.stdout
     assert "what tacit believes" in proc.stdout and CLAIMS["Osaka"] in proc.stdout
     assert "confidence 0.50" in proc.stdout and "Skyscanner" in proc.stdout  # a belief, its confidence, its evidence
+
+
+# -- the main job with the default model (minutes on 2 cores) -------------------------------------
+
+
+def test_the_sample_day_with_the_default_model(tmp_path, monkeypatch, minilm, qwen):
+    """`tacit ingest day.jsonl && tacit process --json` on a fresh data dir, with the bundled model."""
+    monkeypatch.setenv("TACIT_CONFIG", str(tmp_path / "none.toml"))
+    env = {**os.environ, "TACIT_DATA_DIR": str(tmp_path / "data")}
+    assert subprocess.run([str(TACIT), "ingest", str(DAY)], env=env, capture_output=True).returncode == 0
+    proc = subprocess.run([str(TACIT), "process", "--user", "Sam", "--json"], env=env, capture_output=True,
+                          text=True, timeout=1800)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["quarantined"] == [] and out["summary"]["skipped"] == 4
+    learned = [b for b in out["believed"] if b["source"] == "llm"]
+    assert learned, out["decisions"]
+    assert all(b["evidence"] for b in out["believed"])
+    for b in learned:
+        assert not any(w in b["text"].lower() for w in NOISE_WORDS), b["text"]
+        cited = " ".join(e["text"].lower() for e in b["evidence"])
+        assert not any(w in cited for w in ("cruise", "gift card", "hiking boots")), b["text"]
+    vectors = minilm.embed([b["text"] for b in learned])
+    for i in range(len(learned)):
+        for j in range(i + 1, len(learned)):
+            assert cosine(vectors[i], vectors[j]) < ReviseParams().identical_at, (learned[i]["text"],
+                                                                                  learned[j]["text"])

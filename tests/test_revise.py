@@ -21,6 +21,14 @@ from tacitd.models.llm import Usage
 DAY1 = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
 
 
+ANSWERS = {  # the three answers that give each relation
+    "identical": {"same_subject": True, "both_true_now": True, "new_adds_detail": False},
+    "refines": {"same_subject": True, "both_true_now": True, "new_adds_detail": True},
+    "contradicts": {"same_subject": True, "both_true_now": False, "new_adds_detail": True},
+    "unrelated": {"same_subject": False, "both_true_now": True, "new_adds_detail": True},
+}
+
+
 class Judge:
     """Stand-in for the middle band: answers one fixed relation and records the pairs it was asked about."""
 
@@ -32,7 +40,7 @@ class Judge:
     def complete_json(self, prompt, schema, *, max_tokens=512):
         assert schema is Relation
         self.asked.append(prompt[-1]["content"])
-        return Relation(relation=self.relation, reason="stand-in")
+        return Relation(reason="stand-in", **ANSWERS[self.relation])
 
 
 @pytest.fixture
@@ -168,6 +176,11 @@ def test_without_a_model_the_middle_band_counts_as_unrelated(store, embed):
     assert (d.relation, calls, d.target.id) == ("unrelated", 0, old.id)
 
 
+@pytest.mark.parametrize("relation", sorted(ANSWERS))
+def test_the_three_answers_give_the_relation(relation):
+    assert Relation(reason="why", **ANSWERS[relation]).relation == relation
+
+
 def test_bad_thresholds_are_refused():
     with pytest.raises(ValueError, match="related_at"):
         ReviseParams(identical_at=0.5, related_at=0.8)
@@ -189,3 +202,24 @@ def test_real_model_supersedes_a_contradicted_claim_and_keeps_its_history(store,
     assert {p.text: p.status for p in store.history(new_id)} == {
         "Sam writes Python in Vim": "superseded", "Sam switched from Vim to VS Code for writing Python": "current"}
     assert np.isclose(store.get(new_id).confidence, 0.5)
+
+
+def test_real_model_does_not_store_again_a_claim_the_user_rejected(store, embed, qwen):
+    old = stored(store, embed, "Sam is training a reward model in PyTorch")
+    store.reject(old.id, note="that was a colleague's code")
+    when = DAY1 + timedelta(days=2)
+    text = "Sam is training a PyTorch reward model on preference pairs"  # the middle band: the model decides
+    out = revise(store, qwen, [draft(text)], observe(store, when), embed, when)
+    [d] = out.decisions
+    assert d.by == "model" and d.target.id == old.id
+    assert d.blocked and out.actions == [], (d.relation, d.reason)
+
+
+def test_a_refinement_of_a_confirmed_claim_does_not_inherit_the_confirm(store, embed):
+    old = stored(store, embed, "Sam is training a reward model in PyTorch")
+    store.confirm(old.id)
+    text = "Sam is training a reward model on Anthropic HH preference pairs"
+    out = revise(store, Judge("refines"), [draft(text)], observe(store, DAY1 + timedelta(days=1)), embed,
+                 DAY1 + timedelta(days=1))
+    [action] = out.actions
+    assert action.changes["text"] == text and action.changes["confidence"] == 0.65  # two days, not 1.0

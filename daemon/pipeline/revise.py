@@ -63,10 +63,25 @@ Embed = Callable[[str], Vector | None]
 
 
 class Relation(BaseModel):
-    """The model's answer for one (existing, new) pair."""
+    """The model's answer for one (existing, new) pair: three yes/no questions, the relation follows.
 
-    relation: RelationKind
+    A 1.5B model asked to pick a label called a switch of editor "refines";
+    asked whether both statements can be true at once, it says no. The
+    reason comes first so that the answers follow from it.
+    """
+
     reason: str = Field(min_length=3, max_length=200)
+    same_subject: bool = Field(description="both are about the same activity, tool, plan or trait")
+    both_true_now: bool = Field(description="both can be true at the same time")
+    new_adds_detail: bool = Field(description="the new statement says something the existing one does not")
+
+    @property
+    def relation(self) -> RelationKind:
+        if not self.same_subject:
+            return "unrelated"
+        if not self.both_true_now:
+            return "contradicts"
+        return "refines" if self.new_adds_detail else "identical"
 
 
 @dataclass(frozen=True)
@@ -74,7 +89,7 @@ class ReviseParams:
     identical_at: float = 0.9  # cosine at or above (and nothing specific differs): the same claim, no model call
     related_at: float = 0.5  # cosine below: unrelated, no model call
     candidates: int = 5  # retrieved per draft
-    max_tokens: int = 96
+    max_tokens: int = 160
     confidence: ConfidenceParams = ConfidenceParams()
 
     def __post_init__(self) -> None:
@@ -108,25 +123,25 @@ class Revised:
 
 
 SYSTEM = (
-    "You compare two statements about the same user. Answer with one relation: "
-    "'identical' (they say the same thing), 'refines' (the new one updates or adds detail to the existing one, "
-    "and both can be true), 'contradicts' (both cannot be true now: the new one replaces the existing one), "
-    "or 'unrelated' (different topics). Give a short reason."
+    "You compare an existing statement about a user with a new one. Answer three questions: are both about "
+    "the same subject (activity, tool, plan or trait)? Can both be true at the same time? Does the new one say "
+    "something the existing one does not? Give a short reason first."
 )
-EXAMPLE = (
-    "Existing: Sam uses Vim to write Python\nNew: Sam now writes Python in VS Code instead of Vim",
-    Relation(relation="contradicts", reason="the editor changed from Vim to VS Code"),
+EXAMPLES = (
+    ("Existing: Sam uses Vim to write Python\nNew: Sam now writes Python in VS Code",
+     Relation(reason="Sam switched editors: from Vim to VS Code",
+              same_subject=True, both_true_now=False, new_adds_detail=True)),
+    ("Existing: Sam is planning a trip to Japan\nNew: Sam is booking flights to Osaka for March",
+     Relation(reason="the same trip, now with the city and the month", same_subject=True, both_true_now=True,
+              new_adds_detail=True)),
 )
 
 
 def relation_messages(existing: str, new: str) -> list[dict[str, str]]:
-    """The prompt for the middle band: one worked example, then the pair."""
-    return [
-        {"role": "system", "content": SYSTEM},
-        {"role": "user", "content": EXAMPLE[0]},
-        {"role": "assistant", "content": EXAMPLE[1].model_dump_json()},
-        {"role": "user", "content": f"Existing: {existing}\nNew: {new}"},
-    ]
+    """The prompt for the middle band: two worked examples (a change and a detail), then the pair."""
+    shots = [m for pair, answer in EXAMPLES for m in (
+        {"role": "user", "content": pair}, {"role": "assistant", "content": answer.model_dump_json()})]
+    return [{"role": "system", "content": SYSTEM}, *shots, {"role": "user", "content": f"Existing: {existing}\nNew: {new}"}]
 
 
 SPECIFIC_WORDS = frozenset({"no", "not", "never", "longer", "stopped", "quit", "instead", "anymore", "nor",
@@ -207,11 +222,12 @@ def action_for(store: Store, d: Decision, evidence: Sequence[int], embedding: Ve
         return Revise(tid, {"text": d.draft.text, "confidence": one, "half_life_days": d.draft.half_life_days,
                             "reasoning": f"{d.draft.reasoning} (replaces: {d.target.text}; {d.reason})"[:8000]},
                       evidence, embedding)
-    level = confidence(max(d.draft.confidence, d.target.confidence), raised_support(store, tid, when),
-                       params.confidence)
-    if d.relation == "refines":
-        return Revise(tid, {"text": d.draft.text, "reasoning": d.draft.reasoning,
-                            "confidence": max(level, d.target.confidence)}, evidence, embedding)
+    support = raised_support(store, tid, when)
+    if d.relation == "refines":  # the support carries over; a confirm was of the old text, not of this one
+        level = confidence(d.draft.confidence, support.model_copy(update={"confirmed": False}), params.confidence)
+        return Revise(tid, {"text": d.draft.text, "reasoning": d.draft.reasoning, "confidence": level},
+                      evidence, embedding)
+    level = confidence(max(d.draft.confidence, d.target.confidence), support, params.confidence)
     if level > d.target.confidence + 1e-3:
         return Revise(tid, {"confidence": level}, evidence)
     return Link(tid, evidence)
