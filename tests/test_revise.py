@@ -146,6 +146,20 @@ def test_a_draft_matching_a_rejected_claim_is_not_stored(store, embed, relation)
     assert d.blocked and d.target.id == old.id and out.actions == []
 
 
+@pytest.mark.parametrize(("text", "stored_again"), [
+    ("Sam is training a PyTorch reward model on preference pairs", False),  # cosine 0.86: blocked
+    ("Sam is training a reward model on Anthropic HH preference pairs", True),  # cosine 0.56: a new claim
+])
+def test_a_contradiction_of_a_rejected_claim_is_blocked_only_while_close_to_it(store, embed, text, stored_again):
+    old = stored(store, embed, "Sam is training a reward model in PyTorch")
+    store.reject(old.id)
+    out = revise(store, Judge("contradicts"), [draft(text)], observe(store, DAY1 + timedelta(days=2)), embed,
+                 DAY1 + timedelta(days=2))
+    [d] = out.decisions
+    assert d.target.id == old.id and d.blocked is not stored_again
+    assert [type(a) for a in out.actions] == ([Add] if stored_again else [])
+
+
 def test_an_unrelated_draft_is_added_with_the_single_session_prior(store, embed):
     stored(store, embed, "Sam is training a reward model in PyTorch")
     judge = Judge()

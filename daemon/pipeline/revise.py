@@ -35,7 +35,8 @@ the transaction that finishes the segment:
   its one session, because the old claim's support does not back it;
 - unrelated: `Add` with the single-session prior;
 - a draft that is identical to, or refines, a rejected proposition is not
-  stored: the user said no to that claim.
+  stored: the user said no to that claim (nor one the model calls a
+  contradiction while it stays close to it, see `blocks`).
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ class Relation(BaseModel):
 class ReviseParams:
     identical_at: float = 0.9  # cosine at or above (and nothing specific differs): the same claim, no model call
     related_at: float = 0.5  # cosine below: unrelated, no model call
+    rejected_block_at: float = 0.8  # this close to a rejected claim, a "contradiction" is blocked too (see blocks)
     candidates: int = 5  # retrieved per draft
     max_tokens: int = 160
     confidence: ConfidenceParams = ConfidenceParams()
@@ -107,12 +109,7 @@ class Decision:
     target: Proposition | None = None
     similarity: float | None = None
     reason: str = ""
-
-    @property
-    def blocked(self) -> bool:
-        """A rejected claim coming back: not stored."""
-        return self.target is not None and self.target.status == "rejected" and \
-            self.relation in ("identical", "refines")
+    blocked: bool = False  # a rejected claim coming back: not stored
 
 
 @dataclass
@@ -185,6 +182,21 @@ def related(store: Store, draft: Proposition, embedding: Vector | None,
     return sorted(scored, key=lambda x: -x[1])
 
 
+def blocks(target: Proposition | None, relation: RelationKind, similarity: float | None,
+           params: ReviseParams) -> bool:
+    """Whether a draft is a rejected claim coming back, and so is not stored.
+
+    Identical or refining: yes. Contradicting: only when it is far from the
+    rejected text, because the default model calls added detail a
+    contradiction ("training a reward model" against "... on preference
+    pairs": "same task, different details"), and a claim the user turned
+    down must not come back by that door.
+    """
+    if target is None or target.status != "rejected" or relation == "unrelated":
+        return False
+    return relation != "contradicts" or (similarity or 0) >= params.rejected_block_at
+
+
 def decide(llm: LLM | None, draft: Proposition, candidates: Sequence[tuple[Proposition, float]],
            params: ReviseParams) -> tuple[Decision, int]:
     """The relation of a draft to its closest candidate, and how many model calls that took."""
@@ -194,11 +206,13 @@ def decide(llm: LLM | None, draft: Proposition, candidates: Sequence[tuple[Propo
     target, sim = candidates[0]
     differs = specific_difference(target.text, draft.text)
     if sim >= params.identical_at and not differs:
-        return Decision(draft, "identical", "embedding", target, sim, f"cosine {sim:.2f}"), 0
+        return Decision(draft, "identical", "embedding", target, sim, f"cosine {sim:.2f}",
+                        blocks(target, "identical", sim, params)), 0
     if llm is None:
         return Decision(draft, "unrelated", "embedding", target, sim, "no model to decide the middle band"), 0
     answer = llm.complete_json(relation_messages(target.text, draft.text), Relation, max_tokens=params.max_tokens)
-    return Decision(draft, answer.relation, "model", target, sim, answer.reason), 1
+    relation = answer.relation
+    return Decision(draft, relation, "model", target, sim, answer.reason, blocks(target, relation, sim, params)), 1
 
 
 def raised_support(store: Store, target_id: int, when: datetime, session_new: bool = True) -> Support:
