@@ -61,6 +61,11 @@ class DesktopState:
     active: WindowInfo | None
 
 
+def _identity(window: WindowInfo | None) -> str | None:
+    """Which window is active, as far as the platform tells: its app (a title may tick)."""
+    return window.app if window else None
+
+
 @dataclass
 class Frame:
     captured_at: datetime
@@ -98,10 +103,12 @@ class ScreenObserver(Observer):
         """One capture cycle; returns what was emitted, if anything.
 
         Pause comes first: while paused nothing is captured, read or written. The desktop is
-        read before the capture and again after OCR; if it changed in between (a window
-        opened, closed, moved up, or focus moved) the frame is retaken once, then dropped, so
-        text is attributed to the window that was active when it was captured, and an
-        excluded window cannot appear unseen between the check and the capture.
+        read before the capture and again right after it, before OCR. The frame is dropped
+        when an excluded window shows in either reading (one may appear between the check and
+        the capture), and retaken once when the active window changed in between (focus moved
+        during the capture), so text goes to the window that was active when it was captured.
+        Other windows' titles may change freely (a player's clock, "Inbox (3)", a running
+        terminal): what the frame shows of them is attributed to no one but the active window.
         """
         if self.privacy.paused():
             self.stats["paused"] += 1
@@ -111,34 +118,41 @@ class ScreenObserver(Observer):
             return None
         for _ in range(2):
             before = self._desktop_state()
-            if self.privacy.blocks_frame(before.windows):
-                self.stats["excluded"] += 1
-                self._small = None  # so the next allowed frame is read whole
+            if self._blocked(before):
                 return None
-            frame = self._read()
-            if frame is None:
+            t0, captured_at = time.perf_counter(), utcnow()
+            image = self.capture()
+            capture_ms = (time.perf_counter() - t0) * 1000
+            after = self._desktop_state()
+            if self._blocked(after):
                 return None
-            if self._desktop_state() == before:
-                return self._commit(frame, before)
-            self.stats["unstable"] += 1
+            if _identity(after.active) != _identity(before.active):
+                self.stats["unstable"] += 1
+                continue
+            frame = self._read(image, captured_at, capture_ms)
+            return None if frame is None else self._commit(frame, after)
         return None
+
+    def _blocked(self, state: DesktopState) -> bool:
+        if not self.privacy.blocks_frame(state.windows):
+            return False
+        self.stats["excluded"] += 1
+        self._small = None  # so the next allowed frame is read whole
+        return True
 
     def _desktop_state(self) -> DesktopState:
         if self.desktop is None:
             return DesktopState((), None)
         return DesktopState(tuple(self.desktop.windows()), self.desktop.active_window())
 
-    def _read(self) -> Frame | None:
-        """Capture, and OCR what changed since the last kept frame; None when nothing did."""
-        t0 = time.perf_counter()
-        captured_at = utcnow()
-        image = self.capture()
+    def _read(self, image: Image.Image, captured_at: datetime, capture_ms: float) -> Frame | None:
+        """OCR what changed in a captured image since the last kept frame; None when nothing did."""
         t1 = time.perf_counter()
         small = np.asarray(image.convert("L").resize((max(1, image.width // SCALE), max(1, image.height // SCALE))))
         box = changed_box(self._small, small)
         t2 = time.perf_counter()
         self.stats["frames"] += 1
-        self.last_timings = {"capture_ms": (t1 - t0) * 1000, "diff_ms": (t2 - t1) * 1000}
+        self.last_timings = {"capture_ms": capture_ms, "diff_ms": (t2 - t1) * 1000}
         if box is None:
             self.stats["unchanged"] += 1
             return None

@@ -145,8 +145,27 @@ def test_a_window_appearing_during_the_capture_drops_the_frame(x, desktop, store
 
     observer = screen(store, desktop, capture=capture_then_open_vault)
     assert observer.observe_frame() is None
-    assert observer.stats["unstable"] == 1 and observer.stats["excluded"] == 1  # retaken, then refused
+    assert observer.stats["excluded"] == 1 and observer.stats["ocr_full"] == 0  # seen right after capture, never read
     assert store.counts()["observations"] == 0
+
+
+def test_a_ticking_title_of_another_window_does_not_make_the_frame_unstable(x, desktop, store):
+    player = x.show("(0:01) Video — Firefox", "Firefox", ["Now playing"], x=650, y=0, width=600, height=300)
+    x.show("report.md — Editor", "Gedit", ["Budget review on Thursday"], width=600, height=300)
+    seconds = iter(range(2, 100))
+
+    def capture_while_the_clock_ticks():
+        frame = grab()
+        title = f"(0:{next(seconds):02d}) Video — Firefox".encode()
+        player.change_property(x.atom("_NET_WM_NAME"), x.atom("UTF8_STRING"), 8, title)
+        x.display.sync()
+        return frame
+
+    observer = screen(store, desktop, capture=capture_while_the_clock_ticks)
+    obs = observer.observe_frame()
+    assert observer.stats["unstable"] == 0 and observer.stats["ocr_full"] == 1  # read once, kept
+    assert obs is not None and (obs.app, obs.window_title) == ("Gedit", "report.md — Editor")
+    assert store.counts()["observations"] == 1
 
 
 def test_text_goes_to_the_window_active_during_the_capture(x, desktop, store):
