@@ -14,7 +14,7 @@ observations just processed changed them.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
@@ -153,6 +153,3 @@ def believed(store: Store, limit: int = 50) -> list[tuple[Proposition, list[Obse
     props = sorted(store.recent(limit), key=lambda p: (-p.confidence, p.id or 0))
     return [(p, store.evidence_for(p.id or 0, limit=5)) for p in props]
 
-
-def proposed_by(decisions: Sequence[tuple[str, Decision]], relation: str) -> list[Decision]:
-    return [d for _, d in decisions if d.relation == relation and not d.blocked]
