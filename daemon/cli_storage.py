@@ -41,7 +41,8 @@ def run_gc(store: Store, settings: Settings, dry_run: bool = False) -> dict[str,
 
 
 def _report_dict(r: GcReport) -> dict[str, Any]:
-    return {"dry_run": r.dry_run, "observations_expired": r.expired, "observations_deleted": r.deleted,
+    return {"dry_run": r.dry_run, "observations_cut_to_snippet": r.expired,
+            "observations_expired_deleted": r.expired_deleted, "observations_deleted_for_budget": r.deleted,
             "bytes_before": r.bytes_before, "bytes_after": r.bytes_after, "file_bytes": r.file_bytes,
             "budget_bytes": r.budget_bytes, "over_budget": r.over_budget, "scrub_pending": r.scrub_pending}
 
@@ -57,13 +58,12 @@ def gc(app: App, dry_run: bool, as_json: bool) -> None:
         emit_json(out)
         return
     cfg = app.settings.retention
-    verb = "Would cut" if dry_run else "Cut"
-    render.console.print(f"{verb} {out['observations_expired']} observation(s) older than "
-                         f"{cfg.observations_days:g} days to a snippet; "
-                         f"{'would delete' if dry_run else 'deleted'} {out['observations_deleted']} "
-                         f"to keep under {cfg.max_db_mb:g} MB"
-                         + (f"; deleted {out['screenshots_deleted']} expired screenshot(s)" if not dry_run else "")
-                         + ".")
+    cut, deleted = ("Would cut", "would delete") if dry_run else ("Cut", "deleted")
+    render.console.print(f"Older than {cfg.observations_days:g} days: {cut.lower()} "
+                         f"{out['observations_cut_to_snippet']} cited observation(s) to a snippet and {deleted} "
+                         f"{out['observations_expired_deleted']} that nothing cites. Over the {cfg.max_db_mb:g} MB "
+                         f"budget: {deleted} {out['observations_deleted_for_budget']}."
+                         + (f" Deleted {out['screenshots_deleted']} expired screenshot(s)." if not dry_run else ""))
     render.console.print(f"In use: {out['bytes_before'] / MB:.1f} MB → {out['bytes_after'] / MB:.1f} MB; "
                          f"file {out['file_bytes'] / MB:.1f} MB.")
     if out["over_budget"]:

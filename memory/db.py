@@ -34,6 +34,7 @@ __all__ = [
 ]
 
 BUSY_TIMEOUT_MS = 5000
+WAL_LIMIT_BYTES = 8 << 20
 _OPERATIONAL = crypto.errors("OperationalError")
 _DATABASE = crypto.errors("DatabaseError")
 _INTEGRITY = crypto.errors("IntegrityError")
@@ -124,6 +125,8 @@ def open_database(path: Path, busy_timeout_ms: int = BUSY_TIMEOUT_MS, keys: KeyS
                 conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
+            # The -wal file shrinks back to this after a checkpoint instead of keeping its largest size.
+            conn.execute(f"PRAGMA journal_size_limit = {WAL_LIMIT_BYTES}")
             conn.execute("PRAGMA foreign_keys = ON")
             # Forget must really forget: freed pages are zeroed, not left readable.
             conn.execute("PRAGMA secure_delete = ON")

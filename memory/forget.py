@@ -78,6 +78,7 @@ class Forgetting:
     def __init__(self, conn: Connection, vectors: VectorIndex):
         self.conn = conn
         self.vectors = vectors
+        self._bulk: set[str] = set()  # tables inside a bulk() block now
 
     def group(self, revision_group: int) -> ForgetReport:
         """Delete every version in a revision group, and the observations only it cites.
@@ -162,13 +163,19 @@ class Forgetting:
         pages are freed and zeroed (`PRAGMA secure_delete`). So past 1% of
         the table (and at least BULK_MIN rows) the changes run with FTS5
         secure-delete off and the index is rebuilt after them, in the
-        caller's transaction: a failure rolls all of it back.
+        caller's transaction: a failure rolls all of it back. Inside another
+        bulk block for the same table, it adds nothing (one rebuild at the end).
         """
-        if rows < BULK_MIN or rows < self.conn.tuples(f"SELECT count(*) FROM {table}")[0][0] // 100:
+        if table in self._bulk or rows < BULK_MIN or \
+                rows < self.conn.tuples(f"SELECT count(*) FROM {table}")[0][0] // 100:
             yield
             return
         self.conn.execute(f"INSERT INTO {table}_fts ({table}_fts, rank) VALUES ('secure-delete', 0)")
-        yield
+        self._bulk.add(table)
+        try:
+            yield
+        finally:
+            self._bulk.discard(table)
         self.conn.execute(f"INSERT INTO {table}_fts ({table}_fts) VALUES ('rebuild')")
         self.conn.execute(f"INSERT INTO {table}_fts ({table}_fts, rank) VALUES ('secure-delete', 1)")
 

@@ -3,10 +3,12 @@
 Two rules, applied in this order by `collect` (the daemon's scheduled job
 and `tacit gc` both call it):
 
-1. Age. Observations older than `observations_days` keep only a short
-   snippet of their (already redacted) text; the row stays, so the
-   propositions that cite it keep the link, its capture time, app and
-   window, and the snippet. Only the text goes.
+1. Age. An observation older than `observations_days` that a proposition
+   cites keeps only a short snippet of its (already redacted) text: the
+   proposition keeps the link, the capture time, app and window, and the
+   snippet. One that nothing cites is deleted: after a month the pipeline
+   has long learned what it could from it (the stats window is 30 days
+   too), and a window title kept forever is itself private.
 2. Budget. While the database holds more than `max_db_mb`, the oldest
    observations are deleted, snippets included, down to a low-water mark
    (90% of the budget) so that the next run does not delete again at once.
@@ -48,7 +50,8 @@ class RetentionPolicy:
 @dataclass(frozen=True)
 class GcReport:
     dry_run: bool
-    expired: int  # observations whose text was cut to a snippet
+    expired: int  # old observations that a proposition cites, their text cut to a snippet
+    expired_deleted: int  # old observations that nothing cites, deleted
     deleted: int  # oldest observations deleted to keep to the budget
     bytes_before: int  # in use before, and after
     bytes_after: int
@@ -82,33 +85,40 @@ class Retention:
         result: dict[str, int] = {}
         try:
             with self.conn.transaction():
-                result["expired"] = self._expire(policy, now or utcnow())
+                result["expired"], result["expired_deleted"] = self._expire(policy, now or utcnow())
                 result["deleted"] = self._keep_to(budget) if budget else 0
                 result["after"] = self.used_bytes()
                 if dry_run:
                     raise _DryRun
-                if result["expired"] or result["deleted"]:
+                if result["expired"] or result["expired_deleted"] or result["deleted"]:
                     self.forgetting.mark_for_scrub()
         except _DryRun:
             pass
         pending = False
-        if not dry_run and (result["expired"] or result["deleted"]):
+        if not dry_run:
             self._hand_back_free_pages()
             pending = not self.forgetting.scrub(wait=True)
-        return GcReport(dry_run, result["expired"], result["deleted"], before, result["after"],
-                        self.file_bytes(), budget, bool(budget and result["after"] > budget), pending)
+        return GcReport(dry_run, result["expired"], result["expired_deleted"], result["deleted"], before,
+                        result["after"], self.file_bytes(), budget, bool(budget and result["after"] > budget),
+                        pending)
 
-    def _expire(self, policy: RetentionPolicy, now: datetime) -> int:
+    def _expire(self, policy: RetentionPolicy, now: datetime) -> tuple[int, int]:
+        """(cited observations cut to a snippet, uncited ones deleted)."""
         if not policy.observations_days:
-            return 0
+            return 0, 0
         cutoff = to_db_time(now - timedelta(days=policy.observations_days))
         n = policy.snippet_chars
+        uncited = [r[0] for r in self.conn.tuples(
+            "SELECT id FROM observations o WHERE captured_at < ? "
+            "AND NOT EXISTS (SELECT 1 FROM evidence e WHERE e.observation_id = o.id)", [cutoff])]
         where, params = "captured_at < ? AND length(text) > ?", [cutoff, n + 1]
         due = self.conn.tuples(f"SELECT count(*) FROM observations WHERE {where}", params)[0][0]
-        with self.forgetting.bulk("observations", due):
-            return self.conn.execute(
+        with self.forgetting.bulk("observations", due + len(uncited)):  # one FTS rebuild for both, when it pays
+            self.forgetting.delete_rows([], uncited)
+            cut = self.conn.execute(
                 f"UPDATE observations SET text = rtrim(substr(text, 1, ?)) || '…' WHERE {where}", [n, *params]
             ).rowcount
+        return cut, len(uncited)
 
     def _keep_to(self, budget: int) -> int:
         """Delete the oldest observations until the bytes in use are under the low-water mark."""
@@ -147,8 +157,13 @@ class Retention:
         return ids
 
     def _hand_back_free_pages(self) -> None:
-        """Shrink the file by its free pages where the file allows it (incremental auto-vacuum)."""
-        if int(self.conn.tuples("PRAGMA auto_vacuum")[0][0]) != 2:  # 2 = incremental
+        """Shrink the file by its free pages where the file allows it (incremental auto-vacuum).
+
+        Free pages come from deletions and from FTS5 merging its segments, so
+        this runs on every collect, not only after a deletion.
+        """
+        if int(self.conn.tuples("PRAGMA auto_vacuum")[0][0]) != 2 or \
+                not int(self.conn.tuples("PRAGMA freelist_count")[0][0]):  # 2 = incremental
             return
         with self.conn.transaction():
             self.conn.tuples("PRAGMA incremental_vacuum")  # fetching every row runs it to the end

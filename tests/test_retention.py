@@ -40,14 +40,16 @@ def all_rows(store: Store) -> dict[str, list[tuple]]:
 # -- age -----------------------------------------------------------------------
 
 
-def test_old_observation_text_becomes_a_snippet_and_propositions_keep_their_links(store):
+def test_old_text_becomes_a_snippet_where_cited_and_goes_where_nothing_cites_it(store):
     long_text = "standup notes about the billing migration " + "and more detail " * 40 + "tailword"
-    old, fresh = store.add_observations([screen(long_text, day(31)), screen(long_text, day(29))])
+    old, fresh, uncited = store.add_observations([screen(long_text, day(31)), screen(long_text, day(29)),
+                                                  screen("uncited tailword", day(31), "Slack")])
     p = store.add_proposition(Proposition(text="Sam works on billing", confidence=0.7), evidence=[old.id])
 
     report = store.gc(RetentionPolicy(observations_days=30, max_db_mb=None), now=NOW)
 
-    assert (report.expired, report.deleted) == (1, 0)
+    assert (report.expired, report.expired_deleted, report.deleted) == (1, 1, 0)
+    assert {o.id for o in store.all_observations()} == {old.id, fresh.id}
     evidence = store.evidence_for(p.id)
     assert [o.id for o in evidence] == [old.id]
     kept = evidence[0]
@@ -58,26 +60,27 @@ def test_old_observation_text_becomes_a_snippet_and_propositions_keep_their_link
     hits = store.db.execute("SELECT rowid FROM observations_fts WHERE observations_fts MATCH 'tailword'").fetchall()
     assert hits == [(fresh.id,)]  # the cut words left the full-text index too
     again = store.gc(RetentionPolicy(observations_days=30, max_db_mb=None), now=NOW)
-    assert again.expired == 0  # a snippet is not cut again
+    assert (again.expired, again.expired_deleted) == (0, 0)  # a snippet is not cut again
 
 
 def test_a_dry_run_reports_the_real_numbers_and_changes_nothing(store):
-    store.add_observations([screen("x" * 20000 + f" row {i}", day(40 - i)) for i in range(30)])  # overflow pages
+    obs = store.add_observations([screen("x" * 20000 + f" row {i}", day(40 - i)) for i in range(30)])  # overflow
+    store.add_proposition(Proposition(text="Sam types x", confidence=0.5), evidence=[o.id for o in obs[::2]])
     policy = RetentionPolicy(observations_days=30, max_db_mb=None)
     before = all_rows(store)
 
     dry = store.gc(policy, dry_run=True, now=NOW)
 
-    assert dry.dry_run and dry.expired == 10 and dry.bytes_after < dry.bytes_before
+    assert dry.dry_run and (dry.expired, dry.expired_deleted) == (5, 5) and dry.bytes_after < dry.bytes_before
     assert all_rows(store) == before
     real = store.gc(policy, now=NOW)
-    assert (real.expired, real.bytes_after) == (dry.expired, dry.bytes_after)
+    assert (real.expired, real.expired_deleted, real.bytes_after) == (5, 5, dry.bytes_after)
 
 
 def test_retention_off_keeps_everything(store):
     store.add_observations([screen("y" * 500, day(400))])
     report = store.gc(RetentionPolicy(observations_days=None, max_db_mb=None), now=NOW)
-    assert (report.expired, report.deleted, report.budget_bytes) == (0, 0, None)
+    assert (report.expired, report.expired_deleted, report.deleted, report.budget_bytes) == (0, 0, 0, None)
 
 
 # -- the byte budget -------------------------------------------------------------
@@ -148,16 +151,17 @@ def test_tacit_gc_dry_run_then_for_real_with_the_config_budget(tacit):
     (shots / "new.png").write_bytes(b"png")
 
     dry = json.loads(tacit("gc", "--dry-run", "--json").stdout)
-    assert dry["dry_run"] and dry["observations_deleted"] > 0 and dry["observations_expired"] == 1
+    assert dry["dry_run"] and dry["observations_deleted_for_budget"] > 0
+    assert (dry["observations_expired_deleted"], dry["observations_cut_to_snippet"]) == (1, 0)
     with Store(tacit.db) as store:
         assert store.counts()["observations"] == total
     assert (shots / "old.png").exists()
 
     real = json.loads(tacit("gc", "--json").stdout)
-    assert real["observations_deleted"] == dry["observations_deleted"]
+    assert real["observations_deleted_for_budget"] == dry["observations_deleted_for_budget"]
     assert real["bytes_after"] <= 1 * MB and real["screenshots_deleted"] == 1
     assert sorted(p.name for p in shots.iterdir()) == ["new.png"]
-    assert "Cut 0 observation(s) older than 30 days" in tacit("gc").stdout
+    assert "Older than 30 days: cut 0 cited observation(s) to a snippet and deleted 0" in tacit("gc").stdout
 
 
 def test_a_bad_retention_setting_is_one_clear_line(tacit):
