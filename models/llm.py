@@ -148,6 +148,19 @@ def set_omp_wait_policy(policy: str) -> bool:
 _lowered: set[int] = set()
 
 
+def threads_for_load(max_threads: int, own_threads: int = 0) -> int:
+    """Threads for the next model call: the cores other work leaves free, at least one.
+
+    llama.cpp's threads wait for each other at every layer, so one thread that
+    shares its core with other work stalls them all: with one core of two busy,
+    two threads generate at half the speed of one (the issue 9 table and
+    /tmp measurements in the G report). Other work is the 1-minute load
+    average less the model's own threads (`own_threads`, when it ran just now).
+    """
+    other = max(0.0, os.getloadavg()[0] - own_threads)
+    return max(1, min(max_threads, int(max_threads - other + 0.5)))
+
+
 def lower_thread_priority(nice: int) -> None:
     """Set the calling thread's nice value (Linux: per thread; elsewhere the process's), once per thread."""
     tid = threading.get_native_id()
@@ -206,7 +219,8 @@ class LlamaCppLLM(_SchemaLLM):
 
     def __init__(self, path: Path | str, *, name: str | None = None, n_ctx: int = 4096,
                  n_threads: int | None = None, n_gpu_layers: int | None = None, seed: int = 0,
-                 fix_hint: str = "tacit models list", prefix_cache_mb: int = 256, nice: int | None = None):
+                 fix_hint: str = "tacit models list", prefix_cache_mb: int = 256, nice: int | None = None,
+                 adapt_threads: bool = False):
         self.path = Path(path).expanduser()
         self.name = name or self.path.stem
         self.n_ctx = n_ctx
@@ -215,6 +229,9 @@ class LlamaCppLLM(_SchemaLLM):
         self.seed = seed
         self.prefix_cache_mb = prefix_cache_mb
         self.nice = nice
+        self.adapt_threads = adapt_threads
+        self._threads_now = self.n_threads
+        self._last_call_end = 0.0
         self.usage = Usage()
         self._fix_hint = fix_hint
         self._lock = threading.RLock()
@@ -237,6 +254,17 @@ class LlamaCppLLM(_SchemaLLM):
                 self._llama = llama
             return self._llama
 
+    def _fit_threads(self, llama: Any) -> None:
+        """Use only the cores other work leaves free (threads_for_load); our own last call still shows in the
+        load average for about a minute, so it is subtracted."""
+        import llama_cpp
+
+        own = self._threads_now if time.monotonic() - self._last_call_end < 60 else 0
+        threads = threads_for_load(self.n_threads, own)
+        if threads != self._threads_now:
+            llama_cpp.llama_set_n_threads(llama.ctx, threads, threads)
+            self._threads_now = threads
+
     def _evaluated(self) -> int:
         """Prompt tokens llama.cpp has evaluated in this context so far (its perf counter)."""
         import llama_cpp
@@ -258,6 +286,8 @@ class LlamaCppLLM(_SchemaLLM):
         chat = self.has_chat_template
         start = time.perf_counter()
         with self._lock:
+            if self.adapt_threads:
+                self._fit_threads(llama)
             evaluated = self._evaluated()
             if chat:
                 out = llama.create_chat_completion(messages=messages, grammar=grammar, max_tokens=max_tokens,
@@ -268,6 +298,7 @@ class LlamaCppLLM(_SchemaLLM):
                                               max_tokens=max_tokens, **sampling)
                 raw = out["choices"][0]["text"]
             evaluated = self._evaluated() - evaluated
+            self._last_call_end = time.monotonic()
         usage = out["usage"]
         return raw, CallStats(usage["prompt_tokens"], usage["completion_tokens"], time.perf_counter() - start,
                               evaluated)

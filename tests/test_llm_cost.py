@@ -6,7 +6,7 @@ import os
 import threading
 from pathlib import Path
 
-from tacitd.models.llm import LlamaCppLLM
+from tacitd.models.llm import LlamaCppLLM, threads_for_load
 from tacitd.models.prompts import audit_messages, propose_messages
 
 
@@ -63,3 +63,17 @@ def test_model_work_runs_at_the_lowest_priority_and_so_do_its_workers(gemma):
     thread.join(timeout=120)
     assert seen == {"model thread": 19, "workers": {19}}
     assert nice_of(threading.get_native_id()) == own < 19  # the caller's own thread is untouched
+
+
+def test_threads_follow_the_cores_other_work_leaves(monkeypatch):
+    def load(value: float) -> None:
+        monkeypatch.setattr(os, "getloadavg", lambda: (value, 0.0, 0.0))
+
+    load(0.1)
+    assert threads_for_load(2) == 2
+    load(1.2)  # one core of two busy: one thread, not two stalled on each other
+    assert threads_for_load(2) == 1
+    load(2.1)  # that load was the model's own two threads: the machine is free
+    assert threads_for_load(2, own_threads=2) == 2
+    load(9.0)
+    assert threads_for_load(2) == 1 and threads_for_load(16) == 7

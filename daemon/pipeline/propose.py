@@ -51,7 +51,7 @@ REMOVED = "[instruction-like text removed]"
 INSTRUCTION = re.compile(
     r"\b(ignore|disregard|forget|override)\b.{0,40}\b(instructions?|prompts?|rules|above|previous|prior)\b"
     r"|\b(output|write|return|respond with|generate|add|create|print|store|remember)\b.{0,30}"
-    r"\b(propositions?|claims?|json|memor(y|ies)|facts?)\b"
+    r"\b(propositions?|claims?|memor(y|ies)|facts?)\b"
     r"|\bconfidence\s*(of\s*)?(=|:|is)?\s*(1(\.0+)?|100\s*%)(?!\.?\d)"
     r"|\b(system|developer)\s+(prompt|message|instructions?)\b"
     r"|\byou are (now )?(an? |the )?(ai|assistant|language model|llm|chatbot)\b"
