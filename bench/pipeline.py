@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from tacitd.daemon.backends import build_embedder, build_llm
+from tacitd.daemon.cli_pipeline import BACKGROUND_NICE
 from tacitd.daemon.config import ModelSettings
 from tacitd.daemon.pipeline.ingest import IngestReport, admit, parse
 from tacitd.daemon.pipeline.queue import enqueue
@@ -147,7 +148,7 @@ def main() -> None:
     args = ap.parse_args()
 
     settings = ModelSettings()
-    llm, embedder = build_llm(settings), build_embedder(settings)
+    llm, embedder = build_llm(settings, nice=BACKGROUND_NICE), build_embedder(settings)
     t0 = time.perf_counter()
     llm.model  # load the weights once, as the daemon does, outside the timed runs
     out: dict[str, Any] = {"model": llm.name, "embedder": embedder.name, "load_s": round(time.perf_counter() - t0, 2)}

@@ -34,13 +34,14 @@ def model_path(spec: str, settings: ModelSettings) -> tuple[str, Path]:
     return path.stem, path
 
 
-def build_llm(settings: ModelSettings) -> LLM:
+def build_llm(settings: ModelSettings, nice: int | None = None) -> LLM:
+    """The configured LLM; `nice` lowers the model threads' CPU priority (background work: 19)."""
     if settings.backend == "openai":
         return OpenAICompatLLM(settings.openai_base_url, settings.openai_model,
                                api_key_env=settings.openai_api_key_env)
     name, path = model_path(settings.llm, settings)
     return LlamaCppLLM(path, name=name, n_ctx=settings.n_ctx, n_threads=settings.n_threads,
-                       n_gpu_layers=settings.n_gpu_layers)
+                       n_gpu_layers=settings.n_gpu_layers, nice=nice)
 
 
 def build_embedder(settings: ModelSettings) -> Embedder:

@@ -28,6 +28,7 @@ from .pipeline.run import PassReport, believed
 from .timespec import format_local
 
 PROGRESS_FROM_BYTES = 1 << 20  # smaller files finish before a bar would help
+BACKGROUND_NICE = 19  # the model's threads run at the lowest CPU priority
 
 
 def _progress(show: bool) -> Progress:
@@ -156,7 +157,8 @@ def process(app: App, once: bool, user: str, no_audit: bool, as_json: bool) -> N
     from .pipeline.run import process as run_process
 
     total = app.store.queue.counts()["pending"] + len(app.store.queue.due())
-    pipeline = Pipeline(app.store, build_llm(app.settings.models), lambda text: app.embed(text), user=user,
+    llm = build_llm(app.settings.models, nice=BACKGROUND_NICE)  # capture and the user's own work come first
+    pipeline = Pipeline(app.store, llm, lambda text: app.embed(text), user=user,
                         audit_params=AuditParams(enabled=not no_audit))
     with _progress(not as_json and total > 0) as progress:
         task = progress.add_task("processing (10–30 s per activity on 2 cores)", total=None)
