@@ -15,6 +15,7 @@ import tomlkit
 from rich.progress import Progress
 
 from tacitd.memory.keys import KeySource
+from tacitd.memory.db import StoreError
 from tacitd.memory.store import Store
 from tacitd.models import presets
 from tacitd.models.errors import ModelError
@@ -176,6 +177,22 @@ def _encryption_problems(enc: dict[str, Any]) -> list[dict[str, str]]:
     return []
 
 
+def _store_report(app: App) -> dict[str, Any]:
+    """The store's versions, counts and encryption; or, when it cannot be opened (a wrong key), why."""
+    info: dict[str, Any] = {"path": str(app.settings.db_path)}
+    try:
+        store = Store(app.settings.db_path)
+    except StoreError as exc:
+        return {**info, "error": str(exc)}
+    with store:
+        info["sqlite"] = store.db.execute("SELECT sqlite_version()").fetchone()[0]
+        info["sqlite_vec"] = store.db.execute("SELECT vec_version()").fetchone()[0]
+        info["vector_index"] = store.vector_index()
+        info["counts"] = store.counts()
+        info["encryption"] = encryption_report(store)
+    return info
+
+
 def doctor_report(app: App) -> dict[str, Any]:
     cfg = app.settings.models
     import llama_cpp
@@ -189,18 +206,15 @@ def doctor_report(app: App) -> dict[str, Any]:
     embedder = _model_report(cfg.embedder, app)
     if embedder["ok"]:
         embedder["dim"] = build_embedder(cfg).dim
-    store_info: dict[str, Any] = {"path": str(app.settings.db_path)}
-    with Store(app.settings.db_path) as store:
-        store_info["sqlite"] = store.db.execute("SELECT sqlite_version()").fetchone()[0]
-        store_info["sqlite_vec"] = store.db.execute("SELECT vec_version()").fetchone()[0]
-        store_info["vector_index"] = store.vector_index()
-        store_info["counts"] = store.counts()
-        store_info["encryption"] = encryption_report(store)
+    store_info = _store_report(app)
     missing = [{"what": f"{k}: {r['name']}", "fix": r["fix"]} for k, r in (("llm", llm), ("embedder", embedder))
                if not r["ok"]]
     missing += [{"what": f"llama.cpp build has {name} enabled", "fix": why}
                 for name, why in llm["cpu_build"]["known_crashes"].items()]
-    missing += _encryption_problems(store_info["encryption"])
+    if "error" in store_info:
+        missing.append({"what": "the database cannot be opened", "fix": store_info["error"]})
+    else:
+        missing += _encryption_problems(store_info["encryption"])
     return {
         "llm": llm,
         "embedder": embedder,
@@ -230,14 +244,20 @@ def doctor(app: App, as_json: bool) -> None:
     render.console.print(f"          CPU build: {' '.join(llm['cpu_build']['enabled']) or 'baseline'}")
     render.console.print(f"Embedder  {emb['name']} {ok if emb['ok'] else '[red]missing[/red]'} "
                          f"{('dim ' + str(emb['dim'])) if emb.get('dim') else ''}")
-    st = report["store"]
+    _print_store(report["store"], ok)
+    for key, value in report["paths"].items():
+        render.console.print(f"{key:<9} {value}")
+    for item in report["missing"]:
+        render.console.print(f"[red]missing[/red] {item['what']} → fix: {item['fix']}")
+
+
+def _print_store(st: dict[str, Any], ok: str) -> None:
+    if "error" in st:
+        render.console.print(f"Store     {st['path']} [red]cannot be opened[/red] (see below)")
+        return
     render.console.print(f"Store     {st['path']} (SQLite {st['sqlite']}, sqlite-vec {st['sqlite_vec']})")
     enc = st["encryption"]
     if enc["encrypted"]:
         render.console.print(f"Encrypted {ok} SQLCipher {enc['cipher']}, key from {enc['key']}: {enc['protects']}")
     else:
         render.console.print(f"[bold red]NOT ENCRYPTED[/bold red] {enc['why_not']}")
-    for key, value in report["paths"].items():
-        render.console.print(f"{key:<9} {value}")
-    for item in report["missing"]:
-        render.console.print(f"[red]missing[/red] {item['what']} → fix: {item['fix']}")

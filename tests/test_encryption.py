@@ -271,6 +271,16 @@ def test_doctor_says_encrypted_with_which_key_and_what_it_protects_against(confi
     assert f"the key file {config / 'database.key'} is readable by others (mode 644)" in problems
 
 
+def test_doctor_with_a_wrong_key_reports_it_instead_of_failing(config, tmp_path):
+    with Store(tmp_path / "data" / "tacit.db") as store:
+        fill(store)
+    (config / "database.key").write_text("cd" * 32)
+    report = json.loads(doctor(tmp_path))
+    assert "not this file's key" in report["store"]["error"]
+    assert report["missing"][-1]["what"] == "the database cannot be opened"
+    assert "cannot be opened" in doctor(tmp_path, human=True)
+
+
 def test_doctor_says_loudly_when_a_store_is_plaintext(config, tmp_path):
     make_plaintext_store(tmp_path / "data" / "tacit.db", n=1)
     enc = json.loads(doctor(tmp_path))["store"]["encryption"]
