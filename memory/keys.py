@@ -9,8 +9,9 @@ found is an error that lists where the key was looked for; no new key is
 ever made for it.
 
 The key file lives in tacit's config dir: beside `TACIT_CONFIG` when that
-is set (tests and scripts point it at a temp dir, so they never touch the
-user's files), else the platform config dir (platformdirs). This mirrors
+is set, else the platform config dir (platformdirs). Tests never touch the
+user's: conftest.py sets `TACIT_DB_KEY` and a keyring backend that always
+fails, and tests of the key file point `TACIT_CONFIG` at a temp dir. This mirrors
 daemon/config.default_config_path; memory cannot import the daemon, and
 the key belongs to the user rather than to one config file, so `--config`
 does not move it.
