@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 # One or two spaces next to a separator, with token characters around them.
 _GAP = re.compile(r"(?<=[A-Za-z0-9_\-.:/=+@])[ \t]{1,2}(?=[-_.:/=@])|(?<=[-_.:/=@])[ \t]{1,2}(?=[A-Za-z0-9_\-+/=])")
-_RUN = re.compile(r"[A-Za-z|]*[0-9|][A-Za-z0-9|]*")  # runs with a digit or |: the only ones a fold changes
+_RUN = re.compile(r"[A-Za-z0-9|]+")  # only runs with a digit or | change (_fold_run); no backtracking on letters
 _LETTERISH, _DIGITISH = frozenset("OolI|"), frozenset("01")
 _TO_DIGIT = str.maketrans({"O": "0", "o": "0", "l": "1", "I": "1", "|": "1"})
 
@@ -41,6 +41,8 @@ class Normalised:
 
 def _fold_run(match: re.Match[str]) -> str:
     run = match.group()
+    if "|" not in run and not any(c.isdigit() for c in run):
+        return run
     digits = sum(c.isdigit() and c not in _DIGITISH for c in run)
     letters = sum(c.isalpha() and c not in _LETTERISH for c in run)
     if digits > letters or (digits == letters == 0 and sum(c in _DIGITISH for c in run) > sum(
@@ -49,19 +51,28 @@ def _fold_run(match: re.Match[str]) -> str:
     if letters == 0:
         return run
     out = list(run)
+    upper = _nearest_letter_is_upper(run)
     for i, c in enumerate(run):
         if c in "01|":
-            upper = _neighbour_is_upper(run, i)
-            out[i] = ("O" if upper else "o") if c == "0" else ("I" if upper else "l")
+            out[i] = ("O" if upper[i] else "o") if c == "0" else ("I" if upper[i] else "l")
     return "".join(out)
 
 
-def _neighbour_is_upper(run: str, i: int) -> bool:
-    """Case of the nearest letter, looking ahead first: `x0xb` → lower, `W0RD` → upper."""
-    for j in (*range(i + 1, len(run)), *range(i - 1, -1, -1)):
+def _nearest_letter_is_upper(run: str) -> list[bool]:
+    """For each position, the case of the nearest letter, looking ahead first (`x0xb` → lower,
+    `W0RD` → upper), else behind; two linear passes, so a long run costs no more than its length."""
+    ahead: list[bool | None] = [None] * len(run)
+    nxt: bool | None = None
+    for j in range(len(run) - 1, -1, -1):
+        ahead[j] = nxt
         if run[j].isalpha():
-            return run[j].isupper()
-    return False
+            nxt = run[j].isupper()
+    out, prev = [], None
+    for j, c in enumerate(run):
+        out.append(ahead[j] if ahead[j] is not None else bool(prev))
+        if c.isalpha():
+            prev = c.isupper()
+    return out
 
 
 def normalise(text: str) -> Normalised:

@@ -13,8 +13,9 @@
 
 from __future__ import annotations
 
+import bisect
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 from .ocrnorm import normalise
 from .secret_rules import KEY_BLOCK_END, TOKEN_CHARS, Hit, hand_hits, library_hits
@@ -75,13 +76,14 @@ def _line_end(text: str, at: int) -> int:
     return end
 
 
-def widen(text: str, hit: Hit) -> tuple[int, int]:
-    """The whole secret that `hit` found part of."""
+def widen(text: str, hit: Hit, block_ends: Sequence[int] = ()) -> tuple[int, int]:
+    """The whole secret that `hit` found part of; `block_ends`: where each key block's END line
+    ends (sorted, found once per text, so many BEGINs without an END cost one scan)."""
     if hit.mode == "exact":
         return hit.start, hit.end
     if hit.mode == "block":
-        end = KEY_BLOCK_END.search(text, hit.end)
-        return hit.start, end.end() if end else len(text)
+        i = bisect.bisect_left(block_ends, hit.end + 1)
+        return hit.start, block_ends[i] if i < len(block_ends) else len(text)
     if hit.mode == "value":
         quote = text[hit.start]
         close = text.find(quote, hit.start + 1, _line_end(text, hit.start)) if quote in "\"'`" else -1
@@ -127,7 +129,8 @@ class Redactor:
         variants = (norm.joined,) if norm.folded == norm.joined else (norm.joined, norm.folded)
         found = [h for variant in variants for h in self.hits(variant)]
         found += [*library_hits(norm.joined), *entropy_hits(norm.joined)]  # OCR-tolerant prefixes are hand rules
-        widened = [(*widen(norm.joined, h), h) for h in found if fresh(h)]
+        ends = [m.end() for m in KEY_BLOCK_END.finditer(norm.joined)]
+        widened = [(*widen(norm.joined, h, ends), h) for h in found if fresh(h)]
         original = [(*norm.span(s, e), h) for s, e, h in widened if e > s]
         return [(s, e, h.kind) for s, e, h in merge(original)]
 

@@ -65,12 +65,26 @@ def library_patterns() -> tuple[tuple[str, re.Pattern[str]], ...]:
     return tuple(out)
 
 
+WINDOW, OVERLAP = 4096, 512  # some library patterns backtrack (`//.+/:_authToken`): quadratic in a line's length
+
+
+def windows(text: str) -> Iterator[tuple[int, str]]:
+    """(offset, piece): the text in overlapping pieces of bounded length, so a pattern that is
+    quadratic in its input costs linear time overall; a secret shorter than OVERLAP is whole in one."""
+    if len(text) <= WINDOW:
+        yield 0, text
+        return
+    for at in range(0, len(text) - OVERLAP, WINDOW - OVERLAP):
+        yield at, text[at:at + WINDOW]
+
+
 def library_hits(text: str) -> Iterator[Hit]:
-    for kind, pattern in library_patterns():
-        for m in pattern.finditer(text):
-            groups = [i for i in range(1, (pattern.groups or 0) + 1) if m.group(i)]
-            start, end = m.span(max(groups, key=lambda i: len(m.group(i)))) if groups else m.span()
-            yield Hit(start, end, kind, "block" if kind == "private_key" else "token", 1)
+    for base, piece in windows(text):
+        for kind, pattern in library_patterns():
+            for m in pattern.finditer(piece):
+                groups = [i for i in range(1, (pattern.groups or 0) + 1) if m.group(i)]
+                start, end = m.span(max(groups, key=lambda i: len(m.group(i)))) if groups else m.span()
+                yield Hit(base + start, base + end, kind, "block" if kind == "private_key" else "token", 1)
 
 
 # -- hand rules -----------------------------------------------------------------------------------
@@ -110,11 +124,11 @@ QUERY_PARAM = re.compile(
     r"[?&;](?:access_token|id_token|refresh_token|token|api_?key|key|secret|client_secret|password|sig|signature"
     r"|code|auth)=(?=[^\s&#])", re.IGNORECASE)
 # user:password@ in a URL; the password may hold two spaces where OCR split it
-URL_CREDENTIALS = re.compile(r"\b[a-z][a-z0-9+.\-]*://([^\s/:@]*:[^\s/@]+(?: [^\s/@]+){0,2}) ?@", re.IGNORECASE)
+URL_CREDENTIALS = re.compile(r"(?<![a-z0-9+.\-])[a-z][a-z0-9+.\-]{0,40}://([^\s/:@]*:[^\s/@]+(?: [^\s/@]+){0,2}) ?@", re.IGNORECASE)
 AZURE = re.compile(r"(?:Account|SharedAccess)Key=(?=\S)|SharedAccessSignature=(?=\S)", re.IGNORECASE)
 BEARER = re.compile(r"\bbearer[ \t]+(?=[A-Za-z0-9._~+/\-]{8,})", re.IGNORECASE)
-KEY_BLOCK = re.compile(r"(?:[-—–_=~]+ ?)?BEGIN[A-Z0-9 ]*?PRIVATE[ ]*KEY(?:[ ]*BLOCK)?", re.IGNORECASE)
-KEY_BLOCK_END = re.compile(r"END[A-Z0-9 ]*?PRIVATE[ ]*KEY(?:[ ]*BLOCK)?[-—–_=~]*", re.IGNORECASE)
+KEY_BLOCK = re.compile(r"(?:(?<![-—–_=~])[-—–_=~]+ ?)?BEGIN[A-Z0-9 ]{0,40}?PRIVATE[ ]*KEY(?:[ ]*BLOCK)?", re.IGNORECASE)
+KEY_BLOCK_END = re.compile(r"END[A-Z0-9 ]{0,40}?PRIVATE[ ]*KEY(?:[ ]*BLOCK)?[-—–_=~]*", re.IGNORECASE)
 CARD = re.compile(r"(?<![\w.])(?:\d[ \-]{0,2}){12,18}\d(?![\w])")
 
 

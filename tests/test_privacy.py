@@ -232,3 +232,35 @@ def test_a_changed_pause_file_is_read_again(tmp_path):
     assert not state.paused()
     path.write_text('{"paused": true, "until": "not a time"}')
     assert state.paused()  # a bad time fails closed
+
+
+PATHOLOGICAL = {  # inputs that once made a rule backtrack or rescan: cost grew with the square of the length
+    "letters": lambda n: "".join("abcdefghijklmnopqrstuvwxyz"[(i * 7) % 26] for i in range(n)),
+    "one letter": lambda n: "a" * n,
+    "letter digit": lambda n: "a1" * (n // 2),
+    "dash space": lambda n: "- " * (n // 2),
+    "letter dash": lambda n: "a - " * (n // 4),
+    "dotted": lambda n: "x." * (n // 2),
+    "BEGIN without a key": lambda n: "BEGIN " * (n // 6),
+    "schemes": lambda n: "a://" * (n // 4),
+    "key blocks without END": lambda n: ("-----BEGIN RSA PRIVATE KEY-----\n" + "A" * 64 + "\n") * (n // 97),
+}
+
+
+@pytest.mark.parametrize("kind", PATHOLOGICAL)
+def test_redaction_time_grows_linearly_with_the_text(kind):
+    """Ten times the text may cost about ten times the CPU, not a hundred (CPU time of one process,
+    so other load on the machine does not count; the best of three for the small input)."""
+    import time
+
+    f, make = PrivacyFilter(), PATHOLOGICAL[kind]
+    f.redact("warm up AKIAZZCANARY7Q2W3E4R")
+
+    def cost(text: str) -> float:
+        t0 = time.process_time()
+        f.redact(text)
+        return time.process_time() - t0
+
+    small = min(cost(make(4_000)) for _ in range(3))
+    large = cost(make(40_000))
+    assert large / max(small, 1e-3) < 20, (kind, small, large)
