@@ -13,11 +13,15 @@
 - What the index holds (embedder, dimension, table) is read from `meta`
   again whenever another connection has committed (`PRAGMA data_version`),
   so a re-embed done by another process is noticed on the next call.
+- A re-embed records its process id (`vector_table_next_pid`). One whose
+  process is gone (killed) is ignored by writers and dropped on the next
+  open, so its half-built tables do not linger and slow every write.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -84,6 +88,19 @@ def migrate_v2(conn: Connection) -> None:
     _set_meta(conn, vector_table=table)
 
 
+def _alive(pid: str | None) -> bool:
+    """Whether the process that started a re-embed still runs (a recycled pid only delays the cleanup)."""
+    if not pid or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
 def check_dim(dim: int) -> None:
     if dim <= 0 or dim % 8:
         raise StoreError(f"embedding dimension must be a positive multiple of 8, got {dim}")
@@ -103,7 +120,8 @@ class VectorIndex:
 
     def __init__(self, conn: Connection):
         self.conn = conn
-        self._cache: tuple[int, IndexInfo | None, str | None] | None = None
+        self._cache: tuple[int, IndexInfo | None, str | None, bool] | None = None
+        self._drop_abandoned()
 
     # -- what the index is -------------------------------------------------
 
@@ -112,7 +130,11 @@ class VectorIndex:
         return self._state()[0]
 
     def _state(self) -> tuple[IndexInfo | None, str | None]:
-        """(the index in use, the one a re-embed is filling), both from `meta`."""
+        """(the index in use, the one a re-embed is filling or left behind), both from `meta`."""
+        return self._read()[:2]
+
+    def _read(self) -> tuple[IndexInfo | None, str | None, bool]:
+        """`_state` and whether the re-embed that fills the new index is still alive."""
         with self.conn.lock:
             version = self.conn.tuples("PRAGMA data_version")[0][0]
             if self._cache is None or self._cache[0] != version:
@@ -120,8 +142,9 @@ class VectorIndex:
                 info = None
                 if "embedding_dim" in meta:
                     info = IndexInfo(meta["embedder"], int(meta["embedding_dim"]), meta["vector_table"])
-                self._cache = (version, info, meta.get("vector_table_next"))
-            return self._cache[1], self._cache[2]
+                building = meta.get("vector_table_next")
+                self._cache = (version, info, building, bool(building) and _alive(meta.get("vector_table_next_pid")))
+            return self._cache[1:]
 
     def _stale(self) -> None:
         """Our own commits do not move data_version: drop the cache after writing meta."""
@@ -172,9 +195,9 @@ class VectorIndex:
         )
 
     def _tables(self) -> list[str]:
-        """Where changes go: the index in use, and the one being built beside it."""
-        info, building = self._state()
-        return [t for t in (info and info.table, building) if t]
+        """Where changes go: the index in use, and the one a live re-embed is building beside it."""
+        info, building, alive = self._read()
+        return [t for t in (info and info.table, building if alive else None) if t]
 
     def _new_table_name(self) -> str:
         info, building = self._state()
@@ -292,7 +315,7 @@ class VectorIndex:
                 "REFERENCES propositions(id) ON DELETE CASCADE, embedding BLOB NOT NULL)"
             )
             create_table(self.conn, table, dim)
-            _set_meta(self.conn, vector_table_next=table)
+            _set_meta(self.conn, vector_table_next=table, vector_table_next_pid=str(os.getpid()))
         self._stale()
         return table
 
@@ -312,14 +335,17 @@ class VectorIndex:
         vectors = list(vectors)
         if len(vectors) != len(rows):
             raise StoreError(f"the embedder returned {len(vectors)} vectors for {len(rows)} texts")
-        for (pid, _), embedding in zip(rows, vectors):
+        for (pid, text), embedding in zip(rows, vectors):
             vec = unit_vector(embedding, dim)
-            self.conn.execute(  # a proposition forgotten meanwhile stays forgotten
+            # A proposition forgotten meanwhile stays forgotten, and one that took its
+            # freed id (ids are reused) is left for the catch-up pass to embed from its own text.
+            inserted = self.conn.execute(
                 f"INSERT OR REPLACE INTO {FLOATS_NEXT} (id, embedding) "
-                "SELECT id, ? FROM propositions WHERE id = ?",
-                [vec.tobytes(), pid],
-            )
-            self._index(table, pid, vec)
+                "SELECT id, ? FROM propositions WHERE id = ? AND text = ?",
+                [vec.tobytes(), pid, text],
+            ).rowcount
+            if inserted:
+                self._index(table, pid, vec)
 
     def _swap(self, embedder: str, dim: int, table: str) -> None:
         old = self.info()
@@ -328,7 +354,7 @@ class VectorIndex:
         self.conn.execute(f"DROP TABLE {FLOATS}")
         self.conn.execute(f"ALTER TABLE {FLOATS_NEXT} RENAME TO {FLOATS}")
         _set_meta(self.conn, embedder=embedder, embedding_dim=str(dim), vector_table=table,
-                  vector_table_next=None)
+                  vector_table_next=None, vector_table_next_pid=None)
         self._stale()
 
     def _abandon(self, table: str) -> None:
@@ -337,4 +363,11 @@ class VectorIndex:
             if _read_meta(self.conn).get("vector_table_next") == table:
                 self.conn.execute(f"DROP TABLE IF EXISTS {table}")
                 self.conn.execute(f"DROP TABLE IF EXISTS {FLOATS_NEXT}")
-                _set_meta(self.conn, vector_table_next=None)
+                _set_meta(self.conn, vector_table_next=None, vector_table_next_pid=None)
+
+    def _drop_abandoned(self) -> None:
+        """Drop what a killed re-embed left behind (a failed one drops its own in `_abandon`)."""
+        _, building, alive = self._read()
+        if building and not alive:
+            self._abandon(building)
+        self._stale()

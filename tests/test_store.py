@@ -9,6 +9,7 @@ import textwrap
 import threading
 from datetime import UTC, datetime
 
+import numpy as np
 import pytest
 
 from tacitd.memory.db import CorruptDatabase, DatabaseLocked, NotFound, StoreError, connect
@@ -444,3 +445,79 @@ def test_an_old_database_is_migrated_with_its_vectors(db_path):
         assert store.text_candidates("running", 5, SearchFilters()) == [1]
         for fts in ("propositions_fts", "observations_fts"):
             assert store.db.execute(f"SELECT v FROM {fts}_config WHERE k = 'secure-delete'").fetchone() == (1,)
+
+
+def test_reembed_never_stores_a_forgotten_texts_vector_under_a_reused_id(db_path):
+    """Forgetting the newest row frees its id; a row another connection adds then may take it.
+
+    The vector embedded for the forgotten text must not land under the new
+    proposition: the new one is embedded from its own text.
+    """
+    with Store(db_path) as store, Store(db_path) as other:
+        store.ensure_vector_index("old", 16)
+        kept = store.add_proposition(prop("Sam drinks coffee"), embedding=unit(1))
+        doomed = store.add_proposition(prop(f"secret plan {CANARY}"), embedding=unit(1, 1))
+        reused = []
+
+        def embed(texts):
+            if not reused:  # the user forgets the newest claim while its batch is embedded
+                other.forget(doomed.id)
+                reused.append(other.add_proposition(prop("Sam likes tea")).id)
+            return [unit(1, 2, dim=32) if CANARY in t else unit(1, 3 + len(t), dim=32) for t in texts]
+
+        assert store.reembed("new", 32, embed) >= 2
+        assert reused == [doomed.id]  # SQLite handed the freed id out again
+        vector = store.embeddings([doomed.id])[doomed.id]
+        assert np.allclose(vector, unit(1, 3 + len("Sam likes tea"), dim=32))
+        canary = unit(1, 2, dim=32)
+        assert not any(np.allclose(v, canary) for v in store.embeddings([kept.id, doomed.id]).values())
+
+
+KILLED_REEMBED = textwrap.dedent("""
+    import os, signal, sys
+    from tacitd.memory.store import Store
+    s = Store(sys.argv[1])
+    def embed(texts):
+        os.kill(os.getpid(), signal.SIGKILL)  # die with the rebuild half done
+    s.reembed("new", 32, embed)
+""")
+
+
+def _next_tables(store: Store) -> set[str]:
+    names = {r[0] for r in store.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    meta = dict(store.db.execute("SELECT key, value FROM meta").fetchall())
+    return {n for n in names if n == "proposition_embeddings_next" or n == meta.get("vector_table_next")} | \
+        ({"meta"} if "vector_table_next" in meta else set())
+
+
+def test_a_killed_reembed_is_cleaned_up_and_writes_stop_mirroring_into_it(db_path):
+    with Store(db_path) as store:
+        store.ensure_vector_index("old", 16)
+        p = store.add_proposition(prop("Sam plays chess"), embedding=unit(1))
+    killed = subprocess.run([sys.executable, "-c", KILLED_REEMBED, str(db_path)], timeout=60)
+    assert killed.returncode == -9
+    with Store(db_path) as store:
+        assert _next_tables(store) == set()  # the abandoned rebuild is gone on the next open
+        store.reject(p.id)
+        assert store.vector_index() == ("old", 16)
+        assert store.vector_candidates(unit(1), 1, filters=SearchFilters(status=("rejected",)))[0][0] == p.id
+        assert store.reembed("new", 32, fake_embedder(32)) == 1
+        assert store.vector_index() == ("new", 32)
+
+
+def test_a_live_reembed_in_another_connection_is_left_alone_by_an_open(db_path):
+    with Store(db_path) as store:
+        store.ensure_vector_index("old", 16)
+        store.add_proposition(prop("Sam plays chess"), embedding=unit(1))
+        store.add_proposition(prop("Sam plays go"), embedding=unit(1, 1))
+        opened = []
+
+        def embed(texts):
+            if not opened:  # another store opens while this re-embed is running
+                with Store(db_path) as late:
+                    opened.append(_next_tables(late))
+            return fake_embedder(32)(texts)
+
+        assert store.reembed("new", 32, embed, batch=1) == 2
+        assert opened and "proposition_embeddings_next" in opened[0]
+        assert store.vector_index() == ("new", 32)
