@@ -21,6 +21,7 @@ from dataclasses import dataclass
 _GAP = re.compile(r"(?<=[A-Za-z0-9_\-.:/=+@])[ \t]{1,2}(?=[-_.:/=@])|(?<=[-_.:/=@])[ \t]{1,2}(?=[A-Za-z0-9_\-+/=])")
 _RUN = re.compile(r"[A-Za-z0-9|]+")  # only runs with a digit or | change (_fold_run); no backtracking on letters
 _LETTERISH, _DIGITISH = frozenset("OolI|"), frozenset("01")
+_STRAIGHT_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "‚": "'"})  # OCR's curly quotes
 _TO_DIGIT = str.maketrans({"O": "0", "o": "0", "l": "1", "I": "1", "|": "1"})
 
 
@@ -83,5 +84,5 @@ def normalise(text: str) -> Normalised:
         at = gap.end()
     pieces.append(text[at:])
     origin.extend(range(at, len(text)))
-    joined = "".join(pieces)
+    joined = "".join(pieces).translate(_STRAIGHT_QUOTES)  # one for one: the index map holds
     return Normalised(text, joined, _RUN.sub(_fold_run, joined), tuple(origin))

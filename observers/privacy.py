@@ -27,7 +27,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tacitd.memory.types import Observation
 
-from .redact import Redactor
+from .redact import MARKER, Redactor
+from .secret_rules import secret_name
 
 PASSWORD_MANAGERS = ["keepassxc", "keepass", "1password", "bitwarden", "lastpass", "dashlane", "proton pass",
                      "keychain access", "keychain"]
@@ -184,14 +185,21 @@ class PrivacyFilter:
         return self.redactor.redact(text)
 
     def redact_json(self, value: Any) -> Any:
-        """`meta` gets the same redaction as `text`: every string in it, keys included."""
+        """`meta` gets the same redaction as `text`: every string in it, keys included; and a value under
+        a key that names a secret (`{"password": "..."}`) goes whole, as a label's value does in text."""
         if isinstance(value, str):
             return self.redact(value)
         if isinstance(value, dict):
-            return {self.redact(str(k)): self.redact_json(v) for k, v in value.items()}
+            return {self.redact(str(k)): self._secret_value(v) if isinstance(v, str) and v and secret_name(str(k))
+                    else self.redact_json(v) for k, v in value.items()}
         if isinstance(value, list | tuple):
             return [self.redact_json(v) for v in value]
         return value
+
+    def _secret_value(self, value: str) -> str:
+        """A value under a secret's key: one marker, of the kind the redactor names when it sees it whole."""
+        redacted = self.redact(value)
+        return redacted if MARKER.fullmatch(redacted) else "[REDACTED:password]"
 
     def apply(self, obs: Observation, visible: Sequence[WindowInfo] = ()) -> Observation | None:
         """The observation as it may be stored, or None when it must not be."""

@@ -104,8 +104,8 @@ PREFIXES = re.compile("|".join(f"(?P<{kind}>{rx})" for kind, rx in [
     ("huggingface_token", r"hf_[A-Za-z0-9]{8,}"),
     ("npm_token", r"npm_[A-Za-z0-9]{8,}"),
     ("pypi_token", r"pypi-AgE[A-Za-z0-9_\-]|pypi-[A-Za-z0-9_\-]{16,}"),
-    ("sendgrid_key", r"S[G6]\.[A-Za-z0-9_\-]{8,}"),
-    ("aws_access_key", r"(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{12,}"),
+    ("sendgrid_key", r"S[G6]\.[A-Za-z0-9_\-]{4,}"),
+    ("aws_access_key", r"(?:AKIA|ASIA|ABIA|ACCA)(?:[0-9A-Z]{12,}|(?:[ ]?[0-9A-Z]){15,16}(?![0-9A-Z]))"),
     ("shopify_token", r"shp(?:at|ss|ca|pa)_[a-fA-F0-9]{4,}"),
     ("digitalocean_token", r"do[opr]_v1_[a-f0-9]"),
     ("jwt", r"eyJ[A-Za-z0-9_\-]{10,}"),
@@ -118,7 +118,7 @@ _KEYWORDS = (r"pass(?:word|wd|phrase|code)|pwd|secret|token|api[_\- ]?key|apikey
 # A label: any prefix (DB_PASSWORD, PGPASSWORD, X-Api-Key), a keyword, suffixes only after a separator
 # (SECRET_KEY, but not "secretary"), an optional closing quote or bracket, then = : := or =>.
 LABEL = re.compile(
-    rf"""(?<![\w\-.?&])["']?[\w\-.]*?(?:{_KEYWORDS})s?(?:[_\-.][A-Za-z0-9]+){{0,3}}["'\]]?[ \t]*(?::=|=>|[:=])[ \t]*"""
+    rf"""(?<![\w\-.?&])["']?[\w\-.]*?(?:{_KEYWORDS})s?(?:[_\-.][A-Za-z0-9]+){{0,3}}(?:[ \t]?["'\]])?[ \t]*(?::=|=>|[:=])[ \t]*"""
     r"""(?=\S)""", re.IGNORECASE)
 QUERY_PARAM = re.compile(
     r"[?&;](?:access_token|id_token|refresh_token|token|api_?key|key|secret|client_secret|password|sig|signature"
@@ -129,7 +129,36 @@ AZURE = re.compile(r"(?:Account|SharedAccess)Key=(?=\S)|SharedAccessSignature=(?
 BEARER = re.compile(r"\bbearer[ \t]+(?=[A-Za-z0-9._~+/\-]{8,})", re.IGNORECASE)
 KEY_BLOCK = re.compile(r"(?:(?<![-—–_=~])[-—–_=~]+ ?)?BEGIN[A-Z0-9 ]{0,40}?PRIVATE[ ]*KEY(?:[ ]*BLOCK)?", re.IGNORECASE)
 KEY_BLOCK_END = re.compile(r"END[A-Z0-9 ]{0,40}?PRIVATE[ ]*KEY(?:[ ]*BLOCK)?[-—–_=~]*", re.IGNORECASE)
-CARD = re.compile(r"(?<![\w.])(?:\d[ \-]{0,2}){12,18}\d(?![\w])")
+CARD = re.compile(r"(?<![\w])(?<!\d\.)(?:\d[ \-]{0,2}){12,18}\d(?![\w])")
+
+
+# Labels that are not key=value: a label alone on its line above the value (a form), a command-line flag
+# (`--password x`, `mysql -px`, `curl -u user:x`; on the joined text, where `psql --pass` reads
+# `psql--pass`) and an XML element.
+FORM_LABEL = re.compile(rf"(?im)^[ \t]*(?:{_KEYWORDS})[ \t]*:?[ \t]*\n[ \t]*(?=\S)")
+FLAG = re.compile(rf"(?i)(?<!-)--[\w\-]*?(?:{_KEYWORDS})(?:[ \t]+|=)(?=[^\s\-])")
+MYSQL_P = re.compile(r"(?i)\b(?:mysql|mysqldump|mysqladmin|mariadb)\b[^\n]{0,200}?(?<!-)-p(?=[^\s\-])")
+CURL_USER = re.compile(r"(?i)\bcurl\b[^\n]{0,200}?(?<!-)(?:-u|--user)[ \t]*[^\s:]+:(?=\S)")
+XML_ELEMENT = re.compile(rf"(?i)<[\w\-:]*?(?:{_KEYWORDS})[\w\-]*>([^<\n]+)")
+SECRET_NAME = re.compile(rf"(?i)(?:^|[^a-z])(?:{_KEYWORDS})s?(?:[_\-.][a-z0-9]+){{0,3}}$")
+
+
+def secret_name(name: str) -> bool:
+    """A key that names a secret (`password`, `DB_PASSWORD`, `client_secret`): its whole value is one."""
+    return bool(SECRET_NAME.search(name.strip()))
+
+
+def label_hits(text: str) -> Iterator[Hit]:
+    for m in LABEL.finditer(text):
+        yield Hit(m.end(), m.end(), "password", "value", 2)
+    for rx in (FORM_LABEL, FLAG):
+        for m in rx.finditer(text):
+            yield Hit(m.end(), m.end(), "password", "value", 2)
+    for rx in (MYSQL_P, CURL_USER):
+        for m in rx.finditer(text):
+            yield Hit(m.end(), m.end(), "password", "token", 2)
+    for m in XML_ELEMENT.finditer(text):
+        yield Hit(*m.span(1), "password", "exact", 2)
 
 
 def hand_hits(text: str) -> Iterator[Hit]:
@@ -145,8 +174,7 @@ def hand_hits(text: str) -> Iterator[Hit]:
         yield Hit(m.end(), m.end(), "url_token", "token", 2)
     for m in BEARER.finditer(text):
         yield Hit(m.end(), m.end(), "bearer_token", "token", 2)
-    for m in LABEL.finditer(text):
-        yield Hit(m.end(), m.end(), "password", "value", 2)
+    yield from label_hits(text)
     yield from card_hits(text)
 
 

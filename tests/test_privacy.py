@@ -264,3 +264,39 @@ def test_redaction_time_grows_linearly_with_the_text(kind):
     small = min(cost(make(4_000)) for _ in range(3))
     large = cost(make(40_000))
     assert large / max(small, 1e-3) < 20, (kind, small, large)
+
+
+@pytest.mark.parametrize("text, secret", [
+    ("Paid. 4111 1111 1111 1111", "4111 1111"),  # a card right after a full stop
+    ("Card no.4111 1111 1111 1111", "4111 1111"),
+    ("“password”: “hunter2hunter2”", "hunter2hunter2"),  # OCR's curly quotes
+    ('{"password ": "39KlfwIddNBjTg"}', "39KlfwIddNBjTg"),  # a space inside the quoted key
+    ("AKIAJYER9ZE VBVYSDPBS", "VBVYSDPBS"),  # split by OCR, the tail an upper-case 'word'
+    ("mail SG.pX8D1k kiid5Y6pV Lcxkepd.9joQwE3kR", "kiid5Y6pV"),  # split four characters after the prefix
+    ("Password\nhunter2hunter2", "hunter2hunter2"),  # a form: the label above the value
+    ("--password hunter2hunter2", "hunter2hunter2"),
+    ("psql --password hunter2hunter2", "hunter2hunter2"),
+    ("mysql -u root -psecretpw123", "secretpw123"),
+    ("curl -u admin:S3cretPassw0rd https://x", "S3cretPassw0rd"),
+    ("<password>hunter2hunter2</password>", "hunter2hunter2"),
+])
+def test_secrets_outside_key_value_labels(text, secret):
+    out = PrivacyFilter().redact(text)
+    assert secret not in out and "[REDACTED:" in out, out
+
+
+@pytest.mark.parametrize("text", [
+    "Total 3.4111 1111 1111 1111",  # a decimal, not a card after a full stop
+    "ls --color=auto -la", "mysql -p", "the token count is 5", "Password reset",
+])
+def test_the_new_label_rules_leave_ordinary_text(text):
+    assert PrivacyFilter().redact(text) == text
+
+
+def test_a_meta_value_under_a_secret_key_goes_whole():
+    meta = {"password": "hunter2hunter2", "DB_PASSWORD": "abc def ghi", "env": {"client_secret": "x"},
+            "tokens_used": 12, "ok": True, "user": "sam"}
+    out = PrivacyFilter().redact_json(meta)
+    assert out == {"password": "[REDACTED:password]", "DB_PASSWORD": "[REDACTED:password]",
+                   "env": {"client_secret": "[REDACTED:password]"}, "tokens_used": 12,
+                   "ok": True, "user": "sam"}
