@@ -2,7 +2,8 @@
 
 Every secret is a realistic fake: random, in its real format and length. The
 screen observer runs for real (Xvfb, Tesseract, a real Store as the sink),
-then every 8-character run of every secret is looked for in the database
+then every 8-character run of every secret is looked for, with whitespace,
+case and the letters OCR confuses (O/0, l/I/1) folded alike, in the database
 file's raw bytes (with its -wal and -shm; the store is left unencrypted for
 this, since encryption would hide a leak from the scan) and in the stored rows. The same
 canaries, with OCR-style noise added by hand, also go through the redactor
@@ -151,12 +152,30 @@ BENIGN = ["Quarterly report for the Lisbon office", "Budget review on Thursday a
           "/home/sam/projects/atlas/README.md"]
 
 
+_FOLD = str.maketrans({"o": "0", "l": "1", "i": "1", "|": "1"})
+
+
+def ocr_fold(text: str) -> str:
+    """What OCR cannot be trusted to keep: whitespace (it splits tokens), case, and O/0, l/I/1/|."""
+    return "".join(text.split()).lower().translate(_FOLD)
+
+
 def leaks(secret: str, haystack: str | bytes) -> list[str]:
-    """Every 8-character run of `secret` found in `haystack`."""
-    runs = {secret[i:i + RUN] for i in range(len(secret) - RUN + 1)} or {secret}
+    """Every 8-character run of `secret` found in `haystack`, both folded alike (ocr_fold), so a
+    secret that OCR changed (`QpL0vZ8` read `Qp L OvZ8`) is found all the same; bytes are decoded
+    leniently, so a run inside a database page is found whatever surrounds it."""
     if isinstance(haystack, bytes):
-        return sorted(run for run in runs if run.encode() in haystack)
-    return sorted(run for run in runs if run in haystack)
+        haystack = haystack.decode("utf-8", errors="replace")
+    folded, hay = ocr_fold(secret), ocr_fold(haystack)
+    runs = {folded[i:i + RUN] for i in range(len(folded) - RUN + 1)} or {folded}
+    return sorted(run for run in runs if run in hay)
+
+
+def test_the_scan_finds_a_secret_that_ocr_altered():
+    secret = "QpL0vZ8xYk2mN7rT"
+    assert leaks(secret, "bot Qp LOvZ8 xYk2mN7rT") != []  # split and O for 0: still a leak
+    assert leaks(secret, "db page \xff\x00QPL0VZ8X".encode("latin-1")) != []  # bytes, case lost
+    assert leaks(secret, "nothing of it here: QpL0vZ8") == []  # a run shorter than 8 is not one
 
 
 def ocr_noise(line: str) -> str:
@@ -220,7 +239,8 @@ def test_no_canary_reaches_the_database_through_real_ocr(wide_x, tmp_path, monke
             window = wide_x.show("secrets.txt - Editor", "Gedit", page, width=1580, height=980, font_size=FONT)
             assert observer.observe_frame() is not None
             wide_x.close_window(window)
-        rows = [o.model_dump_json() for o in store.observations(limit=100)]
+        rows = [json.dumps([o.text, o.window_title, o.url, o.meta], ensure_ascii=False)
+                for o in store.observations(limit=100)]
         store.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
         raw = db_bytes(db)
     desktop.close()

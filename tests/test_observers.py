@@ -288,6 +288,7 @@ def test_files_from_excluded_contexts_are_not_recorded(tmp_path, plain_store, db
     finally:
         observer.close()
     assert [o.meta["path"] for o in seen] == [str(watched / "projects" / "plan.md")]
+    assert observer.dropped >= 3  # each excluded file was refused as its events arrived, not later
     store.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
     raw = file_bytes(db_path)
     assert b"plan.md" in raw and b"canary" not in raw and b"kdbx" not in raw

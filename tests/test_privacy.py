@@ -147,7 +147,8 @@ def test_a_labelled_value_goes_to_its_end(line, kept):
 ])
 def test_secrets_the_old_rules_let_through(text, secret):
     out = PrivacyFilter().redact(text)
-    assert secret not in out and "[REDACTED:" in out
+    assert "[REDACTED:" in out
+    assert [secret[i:i + 8] for i in range(len(secret) - 7) if secret[i:i + 8] in out] == [], out
 
 
 @pytest.mark.parametrize("text", [
@@ -282,7 +283,8 @@ def test_redaction_time_grows_linearly_with_the_text(kind):
 ])
 def test_secrets_outside_key_value_labels(text, secret):
     out = PrivacyFilter().redact(text)
-    assert secret not in out and "[REDACTED:" in out, out
+    assert "[REDACTED:" in out
+    assert [secret[i:i + 8] for i in range(len(secret) - 7) if secret[i:i + 8] in out] == [], out
 
 
 @pytest.mark.parametrize("text", [
