@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .store import Store
 from .text import words
-from .timewords import TimeWindow, find_window
+from .timewords import TimeWindow, find_window, local_now
 from .types import Observation, Proposition, SearchFilters
 
 
@@ -108,7 +108,7 @@ def search(
     """
     params = params or RetrievalParams()
     filters = filters or SearchFilters()
-    now = now or datetime.now().astimezone()
+    now = now or local_now()  # the zone's rules, not today's offset: "last week" may span a DST change
     window = find_window(text, now) if params.time_weight > 0 else None
     words_text = window.rest if window else text  # "last Tuesday" is matched by time, not by words
     bm25 = store.text_candidates(words_text, params.candidates, filters)

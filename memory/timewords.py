@@ -5,6 +5,12 @@ the answer lives in the stored times. Retrieval turns the phrase into a
 window in the caller's clock and zone (the tz of `now`), drops the phrase
 from the text it matches, and favours propositions that happened inside it.
 
+Dates are counted in wall-clock days of the zone's own rules, so a window
+that spans a change of summer time starts at that day's real midnight (and
+lasts 23 or 25 hours). That needs a zone with rules: a ZoneInfo, or
+`local_now()`'s zone; a fixed offset (`datetime.now().astimezone()`) knows
+only today's offset and would put last week's midnight an hour off.
+
 Only unambiguous, past-facing phrases are read; plural weekdays ("on Sundays")
 are habits, not dates, and are left alone.
 """
@@ -13,7 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
@@ -39,6 +45,40 @@ _PATTERNS = [
     ("weekday", r"\b(?:(?:on|last|this|past|previous)\s+)?" + _DAY + _PART + r"\b"),
 ]
 _COMPILED = [(kind, re.compile(p, re.IGNORECASE)) for kind, p in _PATTERNS]
+
+
+class _SystemZone(tzinfo):
+    """The system's local zone with its summer-time rules (TZ or /etc/localtime, as libc reads them).
+
+    The stdlib has no such tzinfo: `astimezone()` gives a fixed offset. A naive
+    datetime's `astimezone()` applies the rules for *that* date, so each
+    offset is asked of it.
+    """
+
+    def utcoffset(self, dt: datetime | None) -> timedelta | None:
+        return None if dt is None else dt.replace(tzinfo=None).astimezone().utcoffset()
+
+    def dst(self, dt: datetime | None) -> timedelta | None:
+        return None
+
+    def tzname(self, dt: datetime | None) -> str | None:
+        return None if dt is None else dt.replace(tzinfo=None).astimezone().tzname()
+
+    def fromutc(self, dt: datetime) -> datetime:
+        local = dt.replace(tzinfo=UTC).astimezone()
+        wall = local.replace(tzinfo=self)
+        return wall if wall.utcoffset() == local.utcoffset() else wall.replace(fold=1)  # the repeated hour
+
+    def __repr__(self) -> str:
+        return "LOCAL"
+
+
+LOCAL = _SystemZone()
+
+
+def local_now() -> datetime:
+    """The time now in the system's zone, with its rules: the default clock for time words."""
+    return datetime.now(LOCAL)
 
 
 @dataclass(frozen=True)
@@ -71,8 +111,13 @@ def find_window(text: str, now: datetime) -> TimeWindow | None:
             span = _span(kind, match, now)
             if span is not None:
                 rest = " ".join((text[: match.start()] + " " + text[match.end():]).split())
-                return TimeWindow(span[0], span[1], match.group(0).strip(), rest)
+                return TimeWindow(_fixed(span[0]), _fixed(span[1]), match.group(0).strip(), rest)
     return None
+
+
+def _fixed(when: datetime) -> datetime:
+    """The same instant at its own fixed offset: aware datetimes that share a zone subtract by wall clock."""
+    return when.astimezone(timezone(when.utcoffset()))
 
 
 def _midnight(when: datetime) -> datetime:

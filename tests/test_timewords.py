@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -102,3 +106,53 @@ def test_a_time_question_honours_the_callers_filters(store):
     sure = add(store, "Sam swam 40 lengths", local(17, 7), local(17, 8), confidence=0.9)
     hits = search(store, "what did Sam do last Tuesday", now=FRIDAY, filters=SearchFilters(min_confidence=0.5))
     assert [h.proposition.id for h in hits] == [sure.id]
+
+
+DST_PROBE = """
+import json, sys
+from datetime import datetime
+from zoneinfo import ZoneInfo
+from tacitd.memory.timewords import find_window, local_now
+
+zone, stamp = sys.argv[1], sys.argv[2]
+now_local = local_now()  # what retrieve.search reads time words in by default
+now = datetime.fromisoformat(stamp).replace(tzinfo=now_local.tzinfo)
+zoned = datetime.fromisoformat(stamp).replace(tzinfo=ZoneInfo(zone))
+out = {}
+for q in ("last Saturday", "yesterday", "last week", "3 days ago", "2026-10-24", "last month"):
+    a, b = find_window(q, now), find_window(q, zoned)
+    assert (a.start, a.end) == (b.start, b.end), (q, a, b)
+    out[q] = [a.start.isoformat(), a.end.isoformat(), (b.end - b.start).total_seconds() / 3600]
+out["now"] = [now.isoformat(), now_local.tzinfo is not None]
+print(json.dumps(out))
+"""
+
+
+def dst_windows(zone: str, stamp: str) -> dict:
+    """Windows read in a process whose system zone is `zone` (TZ), at the local time `stamp`."""
+    env = {**os.environ, "TZ": zone}
+    done = subprocess.run([sys.executable, "-c", DST_PROBE, zone, stamp], env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_windows_across_the_end_of_summer_time_start_at_real_local_midnight_in_berlin():
+    w = dst_windows("Europe/Berlin", "2026-10-28T10:00")  # a Wednesday; summer time ended Sunday 25 October
+    assert w["now"][0] == "2026-10-28T10:00:00+01:00"
+    assert w["last Saturday"] == ["2026-10-24T00:00:00+02:00", "2026-10-25T00:00:00+02:00", 24]
+    assert w["2026-10-24"] == w["last Saturday"]
+    assert w["yesterday"] == ["2026-10-27T00:00:00+01:00", "2026-10-28T00:00:00+01:00", 24]
+    assert w["last week"] == ["2026-10-19T00:00:00+02:00", "2026-10-26T00:00:00+01:00", 7 * 24 + 1]
+    assert w["3 days ago"] == ["2026-10-25T00:00:00+02:00", "2026-10-26T00:00:00+01:00", 25]
+    assert w["last month"] == ["2026-09-01T00:00:00+02:00", "2026-10-01T00:00:00+02:00", 30 * 24]
+
+
+def test_windows_across_the_end_and_start_of_summer_time_in_new_york():
+    w = dst_windows("America/New_York", "2026-11-04T10:00")  # summer time ended Sunday 1 November
+    assert w["last Saturday"] == ["2026-10-31T00:00:00-04:00", "2026-11-01T00:00:00-04:00", 24]
+    assert w["last week"] == ["2026-10-26T00:00:00-04:00", "2026-11-02T00:00:00-05:00", 7 * 24 + 1]
+    spring = dst_windows("America/New_York", "2026-03-10T09:00")  # it began Sunday 8 March
+    assert spring["now"][0] == "2026-03-10T09:00:00-04:00"
+    assert spring["3 days ago"] == ["2026-03-07T00:00:00-05:00", "2026-03-08T00:00:00-05:00", 24]
+    assert spring["last week"] == ["2026-03-02T00:00:00-05:00", "2026-03-09T00:00:00-04:00", 7 * 24 - 1]
