@@ -120,7 +120,7 @@ class VectorIndex:
 
     def __init__(self, conn: Connection):
         self.conn = conn
-        self._cache: tuple[int, IndexInfo | None, str | None, bool] | None = None
+        self._cache: tuple[int, IndexInfo | None, str | None, str | None] | None = None
         self._drop_abandoned()
 
     # -- what the index is -------------------------------------------------
@@ -143,8 +143,9 @@ class VectorIndex:
                 if "embedding_dim" in meta:
                     info = IndexInfo(meta["embedder"], int(meta["embedding_dim"]), meta["vector_table"])
                 building = meta.get("vector_table_next")
-                self._cache = (version, info, building, bool(building) and _alive(meta.get("vector_table_next_pid")))
-            return self._cache[1:]
+                self._cache = (version, info, meta.get("vector_table_next"), meta.get("vector_table_next_pid"))
+            _, info, building, pid = self._cache
+            return info, building, bool(building) and _alive(pid)  # asked each time: a kill commits nothing
 
     def _stale(self) -> None:
         """Our own commits do not move data_version: drop the cache after writing meta."""
@@ -194,10 +195,14 @@ class VectorIndex:
             [vec.tobytes(), pid],
         )
 
-    def _tables(self) -> list[str]:
-        """Where changes go: the index in use, and the one a live re-embed is building beside it."""
+    def _tables(self, abandoned: bool = False) -> list[str]:
+        """Where changes go: the index in use, and the one a live re-embed is building beside it.
+
+        A killed re-embed's table gets no updates, but with `abandoned` it
+        still loses forgotten rows: forgetting leaves no trace anywhere.
+        """
         info, building, alive = self._read()
-        return [t for t in (info and info.table, building if alive else None) if t]
+        return [t for t in (info and info.table, building if alive or abandoned else None) if t]
 
     def _new_table_name(self) -> str:
         info, building = self._state()
@@ -216,7 +221,7 @@ class VectorIndex:
     def remove(self, pids: Iterable[int]) -> None:
         """Take propositions out of the index (their float vectors go by cascade)."""
         pids = list(pids)
-        for table in self._tables():
+        for table in self._tables(abandoned=True):
             for pid in pids:
                 self.conn.execute(f"DELETE FROM {table} WHERE rowid = ?", [pid])
 

@@ -521,3 +521,23 @@ def test_a_live_reembed_in_another_connection_is_left_alone_by_an_open(db_path):
         assert store.reembed("new", 32, embed, batch=1) == 2
         assert opened and "proposition_embeddings_next" in opened[0]
         assert store.vector_index() == ("new", 32)
+
+
+def test_a_store_open_while_a_reembed_is_killed_stops_mirroring_but_still_forgets_from_it(db_path):
+    with Store(db_path) as store:
+        store.ensure_vector_index("old", 16)
+        kept = store.add_proposition(prop("Sam plays chess"), embedding=unit(1))
+        gone = store.add_proposition(prop(f"Sam's PIN is {CANARY}"), embedding=unit(1, 1))
+        killed = subprocess.run([sys.executable, "-c", KILLED_REEMBED, str(db_path)], timeout=60)
+        assert killed.returncode == -9
+        left = dict(store.db.execute("SELECT key, value FROM meta").fetchall())["vector_table_next"]
+        store.db.execute(f"INSERT INTO {left} (rowid, embedding, status, confidence, source, updated_at) "
+                         "SELECT id, vec_quantize_binary(?), status, confidence, source, updated_at "
+                         "FROM propositions", [unit(1, dim=32).tobytes()])  # as if it had got far
+        store.db.conn.commit()
+
+        store.reject(kept.id)
+        store.forget(gone.id)
+
+        rows = dict(store.db.execute(f"SELECT rowid, status FROM {left}").fetchall())
+        assert rows == {kept.id: "current"}  # no longer kept up to date, but the forgotten one is gone
