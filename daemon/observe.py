@@ -25,7 +25,7 @@ from .timespec import format_local, parse_span
 
 
 def privacy_filter(settings: Settings) -> PrivacyFilter:
-    return PrivacyFilter(settings.observers.privacy, PauseState(settings.pause_path))
+    return PrivacyFilter(settings.observers.privacy, PauseState(settings.pause_path), own_data=settings.data_dir)
 
 
 def build_observers(settings: Settings, sink: Sink) -> tuple[list[Observer], list[str]]:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tacitd.memory.types import Observation
@@ -31,15 +32,17 @@ from .redact import MARKER, Redactor
 from .secret_rules import secret_name
 
 PASSWORD_MANAGERS = ["keepassxc", "keepass", "1password", "bitwarden", "lastpass", "dashlane", "proton pass",
-                     "keychain access", "keychain"]
+                     "keychain access", "keychain", "enpass", "nordpass", "keeweb"]
 VAULT_SUFFIXES = ["kdbx", "kdb", "1pif", "agilekeychain", "opvault", "keychain-db", "psafe3"]
-DEFAULT_APPS = [*PASSWORD_MANAGERS, "protonpass",
-                "tacit"]  # our own TUI shows memories: never observe it back
+OWN_APP = "tacit"  # our own TUI shows memories: never observe it back
+DEFAULT_APPS = [*PASSWORD_MANAGERS, "protonpass", "passwords",  # Apple's Passwords app (by its app name only)
+                OWN_APP]
 DEFAULT_TITLES = [
     r"\(private browsing\)", r"mozilla firefox private browsing", r"\bincognito\b", r"inprivate",
-    r"\bprivate browsing\b", r"^tacit\b",
+    r"\bprivate browsing\b", r"^tacit\b", r"\bprivate (?:window|tab)\b", r"\bbrave \(private\)",
+    r"\btor browser\b",
     # a password manager's window or a vault file, whatever app shows it ("Passwords.kdbx - KeePassXC" in a terminal)
-    r"\b(?:keepassxc|keepass|1password|bitwarden|lastpass|dashlane|proton\s*pass|keychain)\b",
+    r"\b(?:keepassxc|keepass|1password|bitwarden|lastpass|dashlane|proton\s*pass|keychain|enpass|nordpass|keeweb)\b",
     rf"\.(?:{'|'.join(re.escape(s) for s in VAULT_SUFFIXES)})\b",
 ]
 DEFAULT_DOMAINS = ["1password.com", "bitwarden.com", "lastpass.com", "dashlane.com", "accounts.google.com",
@@ -49,6 +52,11 @@ DEFAULT_DOMAINS = ["1password.com", "bitwarden.com", "lastpass.com", "dashlane.c
 DEFAULT_PATHS = [
     r"(?:^|/)(?:\.ssh|\.gnupg|\.password-store|\.aws|\.kube|\.docker)(?:/|$)",
     r"(?:^|/)[^/]*(?:incognito|inprivate|private[ _\-]?(?:browsing|downloads?))[^/]*/",
+    r"(?:^|/)\.local/share/keyrings(?:/|$)",
+    r"(?:^|/)(?:\.local/share|Library/Application Support|AppData/(?:Local|Roaming))/tacit(?:/|$)",  # our own data
+    # files that hold credentials: netrc, pgpass, git's credential store, dotenv, browsers' password stores
+    r"(?:^|/)(?:[._]netrc|\.pgpass|\.git-credentials|\.env(?:\.[^/]*)?|login data(?: for account)?(?:-journal)?"
+    r"|logins(?:-backup)?\.json|key[34]\.db)$",
 ]
 
 
@@ -149,7 +157,9 @@ class PauseState:
 
 
 class PrivacyFilter:
-    def __init__(self, rules: PrivacyRules | None = None, pause: PauseState | None = None):
+    def __init__(self, rules: PrivacyRules | None = None, pause: PauseState | None = None,
+                 own_data: Path | None = None):
+        """`own_data`: tacit's data dir when it is not the default one; paths in it are never observed."""
         self.rules = rules or PrivacyRules()
         self.pause = pause
         self._apps = {a.lower() for a in self.rules.excluded_apps}
@@ -157,6 +167,8 @@ class PrivacyFilter:
         self._paths = [re.compile(p, re.IGNORECASE) for p in self.rules.excluded_path_patterns]
         self._domains = [d.lower().lstrip(".") for d in self.rules.excluded_domains]
         self.redactor = Redactor(self.rules.extra_redactions)
+        own = [platformdirs.user_data_path(OWN_APP), *([own_data] if own_data else [])]
+        self._own_dirs = {p.expanduser().absolute() for p in own}
 
     def paused(self) -> bool:
         return self.pause is not None and self.pause.paused()
@@ -170,11 +182,15 @@ class PrivacyFilter:
         return any(host == d or host.endswith("." + d) for d in self._domains)
 
     def excluded_path(self, path: str | Path) -> bool:
-        """A file path from an excluded context: a vault file, a secrets directory, a private-browsing
-        download directory, or a folder named after an excluded app (~/.config/KeePassXC/...)."""
+        """A file path from an excluded context: a vault file, a secrets directory or file, a private-browsing
+        download directory, a folder named after an excluded app (~/.config/KeePassXC/...), or tacit's
+        own data dir (the default one, and `own_data`)."""
         text = str(path)
-        if any(part.lower() in self._apps for part in Path(text).parts):
+        resolved = Path(text).expanduser()
+        if any(resolved == own or own in resolved.parents for own in self._own_dirs):
             return True
+        if any(part.lower() in self._apps - {OWN_APP} for part in resolved.parts):
+            return True  # a folder named tacit is the user's; only tacit's own data dir is excluded
         return any(p.search(text) for p in (*self._paths, *self._titles))
 
     def blocks_frame(self, visible: Sequence[WindowInfo]) -> bool:

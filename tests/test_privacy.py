@@ -185,6 +185,10 @@ def test_redacting_twice_changes_nothing():
     ("Proton", "Proton Pass"),
     ("osascript", "Keychain Access"),
     ("Dashlane", "Passwords"),
+    ("Enpass", "Primary vault"), ("electron", "Enpass"), ("chromium", "NordPass — Vault"),
+    ("electron", "KeeWeb"), ("Passwords", "All Passwords"),  # Apple's Passwords app
+    ("Brave-browser", "New Tab - Private Window - Brave"), ("brave", "Private Tab - Brave"),
+    ("firefox", "Tor Browser"),
 ])
 def test_password_managers_and_vaults_are_excluded_whatever_app_shows_them(app, title):
     assert PrivacyFilter().excluded(app, title)
@@ -201,14 +205,26 @@ def test_ordinary_windows_are_not_excluded():
     "/home/sam/.ssh/id_ed25519", "/home/sam/Downloads/Incognito/statement.pdf",
     "/home/sam/Downloads/private-downloads/scan.png", "/home/sam/.config/KeePassXC/keepassxc.ini",
     "/home/sam/.local/share/tacit/tacit.db-wal",  # tacit's own data: never observed back
+    "/home/sam/.netrc", "/home/sam/.pgpass", "/home/sam/.git-credentials", "/home/sam/projects/atlas/.env",
+    "/home/sam/projects/atlas/.env.production", "/home/sam/.config/google-chrome/Default/Login Data",
+    "/home/sam/.mozilla/firefox/x1.default/logins.json", "/home/sam/.mozilla/firefox/x1.default/key4.db",
+    "/home/sam/.local/share/keyrings/login.keyring",
 ])
 def test_excluded_paths(path):
     assert PrivacyFilter().excluded_path(path)
 
 
 def test_ordinary_paths_are_not_excluded():
-    for path in ["/home/sam/projects/atlas/README.md", "/home/sam/Downloads/invoice.pdf", "/tmp/notes/passwords.md"]:
-        assert not PrivacyFilter().excluded_path(path)
+    for path in ["/home/sam/projects/atlas/README.md", "/home/sam/Downloads/invoice.pdf", "/tmp/notes/passwords.md",
+                 "/home/sam/src/tacit/observers/privacy.py", "/home/sam/notes/tacit/ideas.md",  # a folder named tacit
+                 "/home/sam/projects/atlas/environment.md", "/home/sam/notes/login data notes.md"]:
+        assert not PrivacyFilter().excluded_path(path), path
+
+
+def test_a_custom_data_dir_is_excluded(tmp_path):
+    data = tmp_path / "my-tacit-data"
+    privacy = PrivacyFilter(own_data=data)
+    assert privacy.excluded_path(data / "tacit.db") and not privacy.excluded_path(tmp_path / "other" / "notes.md")
 
 
 def test_meta_gets_the_same_redaction_as_text_and_an_excluded_path_drops_the_observation():
