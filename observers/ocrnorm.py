@@ -6,7 +6,8 @@ in which every character remembers where it came from, so a match redacts
 the original span: the stray spaces and the misread characters go with it.
 
 Two copies share one index map (the fold swaps characters one for one):
-- `joined`: spaces around `- _ . : / = @` removed between token characters;
+- `joined`: spaces around `- _ . : / = @` removed between token characters, and a stray
+  `¢ } { \\ , ' `` ` between two of them;
 - `folded`: `joined`, with O/0 and l/1 read the way their run reads: as
   digits in a mostly-numeric run (`4l11` → `4111`), as letters otherwise
   (`x0xb` → `xoxb`, `PASSW0RD` → `PASSWORD`).
@@ -19,6 +20,9 @@ from dataclasses import dataclass
 
 # One or two spaces next to a separator, with token characters around them.
 _GAP = re.compile(r"(?<=[A-Za-z0-9_\-.:/=+@])[ \t]{1,2}(?=[-_.:/=@])|(?<=[-_.:/=@])[ \t]{1,2}(?=[A-Za-z0-9_\-+/=])")
+# A stray character OCR put inside a word or token (`DB_P}ASSWORD`, `41¢ll`, `sla,ck`): dropped from the copy.
+_STRAY = r"(?<=[A-Za-z0-9_])[¢}{\\,'`](?=[A-Za-z0-9_])"
+_DROP = re.compile(f"{_GAP.pattern}|{_STRAY}")
 _RUN = re.compile(r"[A-Za-z0-9|]+")  # only runs with a digit or | change (_fold_run); no backtracking on letters
 _LETTERISH, _DIGITISH = frozenset("OolI|"), frozenset("01")
 _STRAIGHT_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "‚": "'"})  # OCR's curly quotes
@@ -78,7 +82,7 @@ def _nearest_letter_is_upper(run: str) -> list[bool]:
 
 def normalise(text: str) -> Normalised:
     pieces, origin, at = [], [], 0
-    for gap in _GAP.finditer(text):
+    for gap in _DROP.finditer(text):
         pieces.append(text[at:gap.start()])
         origin.extend(range(at, gap.start()))
         at = gap.end()

@@ -318,3 +318,17 @@ def test_a_meta_value_under_a_secret_key_goes_whole():
     assert out == {"password": "[REDACTED:password]", "DB_PASSWORD": "[REDACTED:password]",
                    "env": {"client_secret": "[REDACTED:password]"}, "tokens_used": 12,
                    "ok": True, "user": "sam"}
+
+
+@pytest.mark.parametrize("text, secret", [
+    ("DB_P}ASSWORD=vFj3dJbFrkkE}7jRA", "vFj3dJbFrkkE"),  # a stray } inside the label and the value
+    ("PGP¢ASSWORD=B\\qnyvWnF99a|Q¢qz6", "qnyvWnF99a"),
+    ("client_secre}t=sWV7CuMH57TWf6,TU4y7vnNqvRbbk7PR1", "TU4y7vnNqvRb"),
+    ("GET /cb?access_toke,n=L0lhdqApF,YvDSlqSWBOv&a=b", "YvDSlqSWBOv"),
+    ("google AIzaF4mraxqzwUEawglugXW8X\\lX,OufKQyizXLwe", "OufKQyizXLwe"),
+    ("line one\n41¢11 1111 1111 1111\nnext", "1111 1111"),
+])
+def test_a_stray_character_inside_a_label_or_token_does_not_hide_it(text, secret):
+    out = PrivacyFilter().redact(text)
+    assert "[REDACTED:" in out
+    assert [secret[i:i + 8] for i in range(len(secret) - 7) if secret[i:i + 8] in out] == [], out
