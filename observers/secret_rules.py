@@ -118,7 +118,7 @@ _KEYWORDS = (r"pass(?:word|wd|phrase|code)|pwd|secret|token|api[_\- ]?key|apikey
 # A label: any prefix (DB_PASSWORD, PGPASSWORD, X-Api-Key), a keyword, suffixes only after a separator
 # (SECRET_KEY, but not "secretary"), an optional closing quote or bracket, then = : := or =>.
 LABEL = re.compile(
-    rf"""(?<![\w\-.?&])["']?[\w\-.]*?(?:{_KEYWORDS})s?(?:[_\-.][A-Za-z0-9]+){{0,3}}(?:[ \t]?["'\]])?[ \t]*(?::=|=>|[:=])[ \t]*"""
+    rf"""(?<![\w\-.?&])["']?[\w\-.]*?(?:{_KEYWORDS})s?(?:[_\-.][A-Za-z0-9]+){{0,3}}(?:[ \t]?["'\]])?[ \t]*(?::=|=>|[:=|—–])[ \t]*"""
     r"""(?=\S)""", re.IGNORECASE)
 QUERY_PARAM = re.compile(
     r"[?&;](?:access_token|id_token|refresh_token|token|api_?key|key|secret|client_secret|password|sig|signature"
@@ -132,11 +132,12 @@ KEY_BLOCK_END = re.compile(r"END[A-Z0-9 ]{0,40}?PRIVATE[ ]*KEY(?:[ ]*BLOCK)?[-�
 CARD = re.compile(r"(?<![\w])(?<!\d\.)(?:\d[ \-]{0,2}){12,18}\d(?![\w])")
 
 
-# Labels that are not key=value: a label alone on its line above the value (a form), a command-line flag
+# Labels that are not key=value: prose (`the password is hunter2x`, a value with a digit), a label alone on its line above the value (a form), a command-line flag
 # (`--password x`, `mysql -px`, `curl -u user:x`; on the joined text, where `psql --pass` reads
 # `psql--pass`) and an XML element.
 FORM_LABEL = re.compile(rf"(?im)^[ \t]*(?:{_KEYWORDS})[ \t]*:?[ \t]*\n[ \t]*(?=\S)")
 FLAG = re.compile(rf"(?i)(?<!-)--[\w\-]*?(?:{_KEYWORDS})(?:[ \t]+|=)(?=[^\s\-])")
+SAID_IS = re.compile(rf"(?i)\b(?:{_KEYWORDS})[ \t]+(?:is|was|:)[ \t]+(?=[^\s]*\d)(?=[{TOKEN_CHARS}]{{6,}})")
 MYSQL_P = re.compile(r"(?i)\b(?:mysql|mysqldump|mysqladmin|mariadb)\b[^\n]{0,200}?(?<!-)-p(?=[^\s\-])")
 CURL_USER = re.compile(r"(?i)\bcurl\b[^\n]{0,200}?(?<!-)(?:-u|--user)[ \t]*[^\s:]+:(?=\S)")
 XML_ELEMENT = re.compile(rf"(?i)<[\w\-:]*?(?:{_KEYWORDS})[\w\-]*>([^<\n]+)")
@@ -154,7 +155,7 @@ def label_hits(text: str) -> Iterator[Hit]:
     for rx in (FORM_LABEL, FLAG):
         for m in rx.finditer(text):
             yield Hit(m.end(), m.end(), "password", "value", 2)
-    for rx in (MYSQL_P, CURL_USER):
+    for rx in (MYSQL_P, CURL_USER, SAID_IS):
         for m in rx.finditer(text):
             yield Hit(m.end(), m.end(), "password", "token", 2)
     for m in XML_ELEMENT.finditer(text):

@@ -296,6 +296,8 @@ def test_redaction_time_grows_linearly_with_the_text(kind):
     ("mysql -u root -psecretpw123", "secretpw123"),
     ("curl -u admin:S3cretPassw0rd https://x", "S3cretPassw0rd"),
     ("<password>hunter2hunter2</password>", "hunter2hunter2"),
+    ("Sam's bank password is hunter2hunter2", "hunter2hunter2"),  # prose, a value with a digit
+    ("Password | qwertyuiop12asd", "qwertyuiop12asd"), ("password — hunter2hunter2", "hunter2hunter2"),
 ])
 def test_secrets_outside_key_value_labels(text, secret):
     out = PrivacyFilter().redact(text)
@@ -306,6 +308,7 @@ def test_secrets_outside_key_value_labels(text, secret):
 @pytest.mark.parametrize("text", [
     "Total 3.4111 1111 1111 1111",  # a decimal, not a card after a full stop
     "ls --color=auto -la", "mysql -p", "the token count is 5", "Password reset",
+    "The password is required for login", "the token is 5 minutes old",
 ])
 def test_the_new_label_rules_leave_ordinary_text(text):
     assert PrivacyFilter().redact(text) == text
