@@ -181,7 +181,40 @@ def _v3(db: Connection) -> None:
         db.execute(statement)
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3]
+def _v4(db: Connection) -> None:
+    """Ids of propositions and observations are never handed out again (AUTOINCREMENT).
+
+    Without it, forgetting the newest row frees its id for the next insert,
+    and anything still holding the old id (a re-embed's batch, a client's
+    list) then names a different claim. Rebuilding both tables would drag
+    their FTS tables, triggers, vectors and foreign keys along, and dropping
+    the old table would cascade-delete evidence; AUTOINCREMENT changes
+    nothing on disk, so the schema text is edited in place (SQLite's
+    documented writable_schema procedure) and sqlite_sequence is seeded
+    with the highest id in use.
+    """
+    db.execute("CREATE TABLE _sequence_probe (id INTEGER PRIMARY KEY AUTOINCREMENT)")  # creates sqlite_sequence
+    db.execute("DROP TABLE _sequence_probe")
+    db.execute("PRAGMA writable_schema = ON")
+    try:
+        for table in ("propositions", "observations"):
+            old = f"CREATE TABLE {table} (\n  id INTEGER PRIMARY KEY,"
+            changed = db.execute(
+                "UPDATE sqlite_master SET sql = replace(sql, ?, ?) WHERE type = 'table' AND name = ? "
+                "AND substr(sql, 1, length(?)) = ?",
+                [old, old.replace("KEY,", "KEY AUTOINCREMENT,"), table, old, old],
+            ).rowcount
+            if changed != 1:
+                raise StoreError(f"unexpected schema for {table}; not migrated")
+            db.execute(f"INSERT INTO sqlite_sequence (name, seq) SELECT ?, coalesce(max(id), 0) FROM {table}",
+                       [table])
+        version = db.tuples("PRAGMA schema_version")[0][0]
+        db.execute(f"PRAGMA schema_version = {version + 1}")  # other connections re-read the schema
+    finally:
+        db.execute("PRAGMA writable_schema = OFF")
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -447,12 +447,21 @@ def test_an_old_database_is_migrated_with_its_vectors(db_path):
             assert store.db.execute(f"SELECT v FROM {fts}_config WHERE k = 'secure-delete'").fetchone() == (1,)
 
 
-def test_reembed_never_stores_a_forgotten_texts_vector_under_a_reused_id(db_path):
-    """Forgetting the newest row frees its id; a row another connection adds then may take it.
+def before_unique_ids(monkeypatch) -> None:
+    """Open stores at schema v3, where forgetting the newest row frees its id for the next insert."""
+    from tacitd.memory import schema
+
+    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:3])
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", 3)
+
+
+def test_reembed_never_stores_a_forgotten_texts_vector_under_a_reused_id(db_path, monkeypatch):
+    """A row another connection adds may take a forgotten row's id (before schema v4, or any text change).
 
     The vector embedded for the forgotten text must not land under the new
     proposition: the new one is embedded from its own text.
     """
+    before_unique_ids(monkeypatch)
     with Store(db_path) as store, Store(db_path) as other:
         store.ensure_vector_index("old", 16)
         kept = store.add_proposition(prop("Sam drinks coffee"), embedding=unit(1))
@@ -541,3 +550,23 @@ def test_a_store_open_while_a_reembed_is_killed_stops_mirroring_but_still_forget
 
         rows = dict(store.db.execute(f"SELECT rowid, status FROM {left}").fetchall())
         assert rows == {kept.id: "current"}  # no longer kept up to date, but the forgotten one is gone
+
+
+def test_a_forgotten_id_is_never_handed_out_again(db_path, monkeypatch):
+    with monkeypatch.context() as m:  # a store made before ids were kept unique
+        before_unique_ids(m)
+        with Store(db_path) as old:
+            before = [old.add_proposition(prop(f"fact {i}")).id for i in range(3)]
+            seen = old.add_observation(Observation(observer="push", text="old")).id
+    with Store(db_path) as store, Store(db_path) as other:
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        newest = store.add_proposition(prop("Sam's PIN is 4321"))
+        obs = store.add_observation(Observation(observer="push", text="Sam typed 4321"))
+        assert newest.id == max(before) + 1 and obs.id == seen + 1  # ids go on above the old rows
+        store.link_evidence(newest.id, [obs.id])
+        store.forget(newest.id)  # takes the observation only it cites along
+        assert store.counts()["observations"] == 1
+        assert other.add_proposition(prop("Sam likes tea")).id == newest.id + 1
+        assert other.add_observation(Observation(observer="push", text="tea")).id == obs.id + 1
+        assert store.get(before[0]).text == "fact 0"
+        assert store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
