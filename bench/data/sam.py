@@ -19,6 +19,11 @@ What it holds (numbers for the default seed; `summary()` reports them):
   * "topic_time": a kind of episode inside a window ("who did Sam meet yesterday");
   * "episode": a kind of episode, any time.
 
+Confidence, half-life and age are drawn from the same distributions for
+answers and distractors (see `_lasting`), so confidence and recency cannot
+tell them apart. `split()` halves the questions (seeded, stratified by kind)
+into a tuning half and a held-out half.
+
 `NOW` is the benchmark's clock (a Friday evening, UTC); pass it to retrieval so
 "yesterday" means the same day on every run.
 """
@@ -72,49 +77,81 @@ def _ago(rng: random.Random, lo_days: float, hi_days: float) -> datetime:
     return NOW - timedelta(days=rng.uniform(lo_days, hi_days))
 
 
+# Confidence, half-life and age come from ONE distribution per kind of proposition, shared by answers
+# and distractors alike: a lasting state (a fact, another person's fact, trivia, what used to be
+# true, a weekly figure) or a momentary event (an episode, a glimpse). Distractors that were cheaper
+# to believe or decayed faster than the answers would let confidence and recency find the answers,
+# and the benchmark would credit fusion for what the data generator decided.
+MOMENTARY_HALF_LIFE = 14.0
+
+
+def _lasting(rng: random.Random) -> tuple[float, float, datetime]:
+    """(confidence, half-life in days, last supported) of a lasting state."""
+    return round(rng.uniform(0.6, 0.95), 2), rng.choice((90.0, 180.0, 365.0)), _ago(rng, 0.5, 60)
+
+
+def _momentary_confidence(rng: random.Random) -> float:
+    return round(rng.uniform(0.65, 0.9), 2)
+
+
 def _facts(rng: random.Random) -> list[Item]:
     items = []
     for key, text, _, evidence in sam_facts.FACTS:
         app, title, snippet = evidence.split("|")
-        seen = _ago(rng, 0.5, 60)
-        items.append(Item(key, text, round(rng.uniform(0.6, 0.95), 2), rng.choice((90.0, 180.0, 365.0)),
-                          rng.choice(("llm", "llm", "llm", "user")), _ago(rng, 60, 400), None, seen,
-                          (Evidence(app, title, snippet, seen),)))
+        conf, half_life, seen = _lasting(rng)
+        items.append(Item(key, text, conf, half_life, rng.choice(("llm", "llm", "llm", "user")),
+                          _ago(rng, 60, 400), None, seen, (Evidence(app, title, snippet, seen),)))
     return items
 
 
 def _episodes(rng: random.Random) -> tuple[list[Item], list[sam_days.Episode]]:
     eps = sam_days.episodes(NOW, DAYS, rng)
-    items = [Item(e.key, e.text, round(rng.uniform(0.65, 0.9), 2), 14.0, "llm", e.start, e.end, e.end,
+    items = [Item(e.key, e.text, _momentary_confidence(rng), MOMENTARY_HALF_LIFE, "llm", e.start, e.end, e.end,
                   tuple(Evidence(*ev) for ev in e.evidence)) for e in eps]
     return items, eps
 
 
 def _noise(rng: random.Random) -> list[Item]:
+    """Distractors, with confidence, half-life and age drawn like the answers' (see `_lasting`)."""
     items = []
 
-    def add(kind: str, texts: list[str], conf: tuple[float, float], half_life: float, age: tuple[float, float],
-            app: str, lasted: timedelta | None = None, source: str = "llm") -> None:
-        """`lasted`: a momentary event (valid only then), else an open-ended state seen at that time."""
+    def add(kind: str, texts: list[str], app: str, lasted: timedelta | None = None) -> None:
+        """`lasted`: a momentary event inside the six weeks (like an episode), else a lasting state."""
         for i, text in enumerate(texts):
-            seen = _ago(rng, *age)
+            if lasted:
+                conf, half_life, seen = _momentary_confidence(rng), MOMENTARY_HALF_LIFE, _ago(rng, 0, DAYS)
+            else:
+                conf, half_life, seen = _lasting(rng)
             title = text.split(" about ")[-1] if " about " in text else text.split(" ")[0]
             start = seen - lasted if lasted else seen
-            items.append(Item(f"{kind}-{i}", text, round(rng.uniform(*conf), 2), half_life, source, start,
-                              seen if lasted else None, seen, (Evidence(app, title, text.removeprefix("Sam "), seen),)))
+            items.append(Item(f"{kind}-{i}", text, conf, half_life, "llm", start, seen if lasted else None, seen,
+                              (Evidence(app, title, text.removeprefix("Sam "), seen),)))
 
-    add("other", sam_noise.others(rng, 320), (0.5, 0.8), 60.0, (0, 60), "Slack")
-    add("glimpse", sam_noise.glimpses(rng, 320), (0.3, 0.5), 5.0, (0, DAYS), "Firefox", lasted=timedelta(minutes=3))
-    add("trivia", list(sam_noise.TRIVIA), (0.5, 0.7), 14.0, (0, 30), "Mail")
-    add("past", list(sam_noise.PAST), (0.6, 0.8), 365.0, (60, 300), "Obsidian")
+    add("other", sam_noise.others(rng, 320), "Slack")
+    add("glimpse", sam_noise.glimpses(rng, 320), "Firefox", lasted=timedelta(minutes=rng.choice((3, 20, 60))))
+    add("trivia", list(sam_noise.TRIVIA), "Mail")
+    add("past", list(sam_noise.PAST), "Obsidian")
     monday = NOW.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=NOW.weekday())
     for w in range(1, 7):  # weekly usage figures, each valid for its week
         start = monday - timedelta(days=7 * w)
         for i, text in enumerate(sam_noise.stats(rng, [f"{start:%-d %B}"])):
             end = start + timedelta(days=7)
-            items.append(Item(f"stats-{w}-{i}", text, round(rng.uniform(0.85, 0.95), 2), 14.0, "stats", start, end,
+            conf, half_life, _ = _lasting(rng)
+            items.append(Item(f"stats-{w}-{i}", text, conf, half_life, "stats", start, end,
                               end, (Evidence("tacit", "weekly usage", text.removeprefix("Sam "), end),)))
     return items
+
+
+def split(queries: list[Query], seed: int = SEED) -> tuple[list[int], list[int]]:
+    """(tuning, held-out) question indices: a seeded half of each kind in each, so weights are
+    chosen on one half and judged on the other."""
+    rng = random.Random(seed + 1)
+    tuning: list[int] = []
+    for kind in sorted({q.kind for q in queries}):
+        members = [i for i, q in enumerate(queries) if q.kind == kind]
+        tuning += rng.sample(members, len(members) // 2)
+    held_out = sorted(set(range(len(queries))) - set(tuning))
+    return sorted(tuning), held_out
 
 
 def build(seed: int = SEED) -> tuple[list[Item], list[Query]]:
