@@ -22,9 +22,15 @@ Cost settings of the in-process model (see LlamaCppLLM):
   a nice value per thread, and a clone copies it), so capture and the
   user's own work come first. It cannot be raised again without privilege,
   so only the pipeline asks for it (on the thread that runs the model).
-- threads and wait policy: `n_threads`; OMP_WAIT_POLICY is read once when
-  libgomp loads, so `omp_wait_policy` only takes effect when set before
-  llama_cpp is first imported in the process (set_omp_wait_policy).
+- threads and wait policy: llama.cpp's OpenMP threads spin while they wait for
+  each other, and a spinning thread that shares its core with other work
+  stalls the rest. Measured on the 2 shared cores (Qwen 1.5B, 24 tokens, load
+  ~10): 2 threads spinning 0.18 tok/s, 1 spinning 1.06, 2 passive 3.47,
+  1 passive 1.9 (issue 9's table, one core busy: 3.0 / 6.5 / 6.0). So this
+  module asks for OMP_WAIT_POLICY=passive when it is imported (libgomp
+  reads it once, when llama_cpp is first imported; an explicit environment
+  value wins), and keeps all physical cores. `adapt_threads` (off) instead
+  picks threads per call from the load average.
 """
 
 from __future__ import annotations
@@ -144,6 +150,9 @@ def set_omp_wait_policy(policy: str) -> bool:
     os.environ.setdefault("OMP_WAIT_POLICY", policy.upper())
     return os.environ["OMP_WAIT_POLICY"].lower() == policy
 
+
+DEFAULT_OMP_WAIT_POLICY = "passive"  # measured: see the module docstring
+set_omp_wait_policy(DEFAULT_OMP_WAIT_POLICY)
 
 _lowered: set[int] = set()
 

@@ -77,3 +77,14 @@ def test_threads_follow_the_cores_other_work_leaves(monkeypatch):
     assert threads_for_load(2, own_threads=2) == 2
     load(9.0)
     assert threads_for_load(2) == 1 and threads_for_load(16) == 7
+
+
+def test_openmp_threads_sleep_while_waiting_unless_the_environment_says_otherwise():
+    import subprocess
+    import sys
+
+    probe = "import os, tacitd.models.llm; print(os.environ['OMP_WAIT_POLICY'])"
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    runs = [subprocess.run([sys.executable, "-c", probe], env=e, capture_output=True, text=True, check=True)
+            for e in (env, {**env, "OMP_WAIT_POLICY": "active"})]
+    assert [r.stdout.strip() for r in runs] == ["PASSIVE", "active"]
