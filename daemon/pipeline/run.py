@@ -69,12 +69,17 @@ class Pipeline:
     audit: Audit = audit
     audit_params: AuditParams = AuditParams()
     revise_params: ReviseParams = ReviseParams()
+    # News only read: the default model still wrote "Sam read a news article about markets" with the
+    # prompt told it was merely seen; so by default no call is spent on it (stats still count its time).
+    propose_low_information: bool = False
     learned: Learned = field(default_factory=Learned)
 
     def step(self, screened: Screened) -> Outcome:
         seg = screened.segment
         timing = SegmentTiming(seg.key, screened.action)
         self.learned.timings.append(timing)
+        if screened.action == "low_information" and not self.propose_low_information:
+            return Outcome(note="low information: not sent to the model")
         calls_before = len(self.llm.usage.calls)
         t0 = time.perf_counter()
         proposals = self.propose(self.llm, screened, self.user)
