@@ -197,6 +197,9 @@ def propose(llm: LLM, screened: Screened, user_name: str = "the user") -> Propos
     drafts = llm.complete_json(messages, Drafts, max_tokens=output_budget(Drafts))
     out = Proposals(neutralised=removed)
     for d in drafts.propositions:
+        if d.basis == "only saw":
+            out.dropped.append(Dropped(d.text, "only seen, not done"))
+            continue
         if reason := drop_reason(d.text, d.reasoning, session, user_name):
             out.dropped.append(Dropped(d.text, reason))
             continue
