@@ -275,6 +275,31 @@ def run(cache: Path, vector_cache: Path | None = None, timing: bool = True,
     return result
 
 
+WEIGHT_GRID = (0.4, 1.0, 2.5, 5.0)  # vector_weight, with bm25_weight 1
+
+
+def tune(cache: Path, vector_cache: Path | None, name: str) -> dict[str, object]:
+    """Hybrid (confidence and recency off) on the TUNING half for each vector_weight: how defaults are chosen."""
+    items, queries = sam.build()
+    tuning, _ = sam.split(queries)
+    embedder, noise = embedders(cache)[name]
+    vcache = VectorCache(vector_cache)
+    qvecs = vcache.get(name + "/query", [q.text for q in queries], embedder.embed_query)[tuning]
+    vecs = vcache.get(name, [item.text for item in items], embedder.embed)
+    asked = [queries[i] for i in tuning]
+    out: dict[str, object] = {"questions": len(asked)}
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "tune.db"
+        keys = build_store(db, items, vecs, name, False)
+        base = RetrievalParams(mmr_lambda=1.0, candidates=DEPTH, similarity_noise=noise, **NO_PRIORS)
+        out["vectors"] = score(rank_all(db, keys, asked, qvecs, base)["vectors"], asked)
+        for weight in WEIGHT_GRID:
+            params = base.model_copy(update={"vector_weight": weight})
+            out[f"hybrid_vector_weight_{weight:g}"] = score(
+                rank_all(db, keys, asked, qvecs, params, singles=False)["hybrid"], asked)
+    return out
+
+
 def verdict(rep: dict) -> dict[str, bool]:
     """On the held-out half: the paired 95% interval of hybrid - other lies above 0, for both other signals."""
     out = {}
@@ -292,7 +317,12 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print only the JSON result")
     parser.add_argument("--no-timing", action="store_true", help="skip the per-text embedding cost")
     parser.add_argument("--only", help="measure only this embedder (preset name)")
+    parser.add_argument("--tune", action="store_true",
+                        help="instead: the weight grid on the tuning half only (default embedder or --only)")
     args = parser.parse_args()
+    if args.tune:
+        print(json.dumps(tune(args.cache, args.vector_cache, args.only or ModelSettings().embedder)))
+        return
     result = run(args.cache, args.vector_cache, timing=not args.no_timing, only=args.only)
     print(json.dumps(result, indent=None if args.json else 2))
 
