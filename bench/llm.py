@@ -81,7 +81,9 @@ def _rates(samples: list[dict[str, float]]) -> dict[str, float]:
 
 
 def bench_model(name: str, calls: int, paired: int, max_tokens: int) -> dict[str, Any]:
-    llm = LlamaCppLLM(ensure_bundled(BUNDLED[name], CACHE), name=name, n_ctx=2048)
+    # No prefix cache: both paths must evaluate the whole prompt, or the second one of a pair
+    # would be served the first one's cached prompt and the comparison would mean nothing.
+    llm = LlamaCppLLM(ensure_bundled(BUNDLED[name], CACHE), name=name, n_ctx=2048, prefix_cache_mb=0)
     llama = llm.model()
     chat = llm.has_chat_template
     grammar = llama_cpp.LlamaGrammar.from_json_schema(json.dumps(grammar_schema(Proposal.model_json_schema())),
