@@ -98,10 +98,6 @@ class Forgetting:
             self.delete_rows(ids, obs_ids)
         return ForgetReport(len(ids), len(obs_ids), not self.scrub(wait=True))
 
-    def since(self, since: datetime) -> ForgetReport:
-        """Delete what was learned or seen since `since`; older versions it replaced reopen."""
-        return self.scope(ForgetScope(since=since))
-
     def scope(self, scope: ForgetScope) -> ForgetReport:
         """Delete the observations in `scope`, and (unless `observations_only`) what was learned there.
 

@@ -405,10 +405,6 @@ class Store:
         """Delete every version of the proposition, and the observations that only it cites."""
         return self._forgetting.group(self.get(proposition_id).revision_group)
 
-    def forget_since(self, since: datetime) -> ForgetReport:
-        """Delete what was learned or seen since `since`; older versions it replaced reopen."""
-        return self._forgetting.since(since)
-
     def forget_scope(self, scope: ForgetScope) -> ForgetReport:
         """Delete by scope (an app, a time window, observations only): see ForgetScope."""
         return self._forgetting.scope(scope)

@@ -15,6 +15,7 @@ import pytest
 
 from tacitd.daemon.pipeline.queue import Outcome, run
 from tacitd.memory.db import StoreError
+from tacitd.memory.forget import ForgetScope
 from tacitd.memory.store import Store
 from tacitd.memory.types import Observation
 from tacitd.models.errors import SchemaError
@@ -121,7 +122,7 @@ def test_forgetting_the_observations_drops_the_segment_and_its_raw_output(store)
     run(store, failing(SchemaError("bad", raw='{"text": "Sam opened zebracanary7731"}', prompt=[])))
     (entry,) = store.queue.quarantined()
     assert "zebracanary7731" in entry.raw_output
-    store.forget_since(store.get_observation(entry.observation_ids[0]).captured_at)
+    store.forget_scope(ForgetScope(since=store.get_observation(entry.observation_ids[0]).captured_at))
     assert store.queue.quarantined() == []
     rows = [r for t in ("quarantine", "segments", "queue")
             for r in store.db.execute(f"SELECT * FROM {t}").fetchall()]
@@ -133,7 +134,7 @@ def test_forgetting_the_observations_drops_the_segment_and_its_raw_output(store)
 def test_forgetting_part_of_a_quarantined_segment_redoes_it_from_what_is_left(store):
     first, second = add_records(store, workday()[:2])
     run(store, failing(RuntimeError("model crashed")))
-    store.forget_since(store.get_observation(second).captured_at)
+    store.forget_scope(ForgetScope(since=store.get_observation(second).captured_at))
     report = run(store, learn_one_per_segment)
     assert list(report.segments.values()) == ["processed"]
     (p,) = store.all_propositions()

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from tacitd.memory.db import CorruptDatabase, DatabaseLocked, NotFound, StoreError, connect
+from tacitd.memory.forget import ForgetScope
 from tacitd.memory.schema import FTS_COLUMNS, SCHEMA_VERSION, V1
 from tacitd.memory.store import Store
 from tacitd.memory.types import Observation, Proposition, SearchFilters
@@ -161,7 +162,7 @@ def test_forget_since_removes_recent_and_reopens_what_they_replaced(store):
     newer = store.revise(old.id, text="Sam uses helix")
     recent = store.add_observation(Observation(observer="push", text="recent"))
     store.link_evidence(old.id, [recent.id])  # cited by an older proposition: still in range, still goes
-    report = store.forget_since(cutoff)
+    report = store.forget_scope(ForgetScope(since=cutoff))
     assert (report.propositions, report.observations) == (1, 1)
     assert store.evidence_for(old.id) == []
     reopened = store.get(old.id)

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from tacitd.memory.text import STOPWORDS, words
 from tacitd.memory.types import Observation, Proposition, Support
 from tacitd.models.llm import LLM
-from tacitd.models.prompts import EXAMPLE_ANSWER, EXAMPLE_SESSION, EXAMPLE_USER, Drafts, output_budget, \
+from tacitd.models.prompts import EXAMPLE_ANSWER, EXAMPLE_USER, Drafts, output_budget, \
     propose_messages
 from tacitd.observers.privacy import PrivacyFilter
 
@@ -143,7 +143,6 @@ def _names(user_name: str) -> set[str]:
 
 
 EXAMPLE_TERMS = [terms(d.text) - _names(EXAMPLE_USER) for d in EXAMPLE_ANSWER.propositions]
-EXAMPLE_SOURCE = terms(EXAMPLE_SESSION)
 
 
 def copies_example(text: str, session: str, user_name: str) -> bool:
