@@ -1,0 +1,1 @@
+"""Serving: the FastAPI app on a Unix socket, the peer check, and the typed httpx client."""
