@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import vectors
+from . import events, vectors
 from .db import Connection, StoreError
 
 V1 = """
@@ -214,7 +214,12 @@ def _v4(db: Connection) -> None:
         db.execute("PRAGMA writable_schema = OFF")
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4]
+def _v5(db: Connection) -> None:
+    """The events table and its triggers (events.py): every process's changes reach /v1/events."""
+    events.migrate_v5(db)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

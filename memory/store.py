@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from .db import BUSY_TIMEOUT_MS, Connection, Encryption, NotFound, StoreError
+from .events import EventLog
 from .forget import ForgetReport, ForgetScope, Forgetting
 from .fulltext import FullText
 from .keys import KeySource
@@ -73,6 +74,7 @@ class Store:
         self.vectors = VectorIndex(self._conn)
         self.fulltext = FullText(self._conn)
         self.queue = WorkQueue(self._conn)  # the pipeline's work queue and quarantine (queue.py)
+        self.events = EventLog(self._conn)  # what changed, written by triggers (events.py)
         self._forgetting = Forgetting(self._conn, self.vectors)
         self._finish_scrub()
 
@@ -385,14 +387,19 @@ class Store:
         rows = self._rows("SELECT * FROM evidence ORDER BY proposition_id, observation_id")
         return [EvidenceLink.model_validate(r) for r in rows]
 
-    def recent(self, limit: int = 20, filters: SearchFilters | None = None) -> list[Proposition]:
+    def recent(self, limit: int = 20, filters: SearchFilters | None = None, offset: int = 0) -> list[Proposition]:
         where, params = filter_sql(filters or SearchFilters())
         rows = self._rows(
             f"SELECT p.* FROM propositions p WHERE {where} ORDER BY p.updated_at DESC, p.id DESC "
-            "LIMIT ?",
-            [*params, limit],
+            "LIMIT ? OFFSET ?",
+            [*params, limit, offset],
         )
         return [Proposition.model_validate(r) for r in rows]
+
+    def count(self, filters: SearchFilters | None = None) -> int:
+        """How many propositions pass `filters` (default: current), for paging through `recent`."""
+        where, params = filter_sql(filters or SearchFilters())
+        return self._conn.tuples(f"SELECT count(*) FROM propositions p WHERE {where}", params)[0][0]
 
     def counts(self) -> dict[str, int]:
         tables = ("observations", "propositions", "evidence", "feedback", "proposition_embeddings")
