@@ -86,6 +86,25 @@ class RetentionSettings(BaseModel):
         return RetentionPolicy(observations_days=self.observations_days or None, max_db_mb=self.max_db_mb or None)
 
 
+class DaemonSettings(BaseModel):
+    """The daemon's own knobs (daemon/runtime.py, worker.py, lifecycle.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    pipeline: bool = Field(default=True, description="run the model child; off: capture and serve only")
+    user_name: str = Field(default="the user", description="how the model refers to you in claims")
+    flush_interval_s: float = Field(default=60.0, ge=1, description="how often queued observations are processed")
+    stats_interval_min: float = Field(default=30.0, ge=1)
+    checkpoint_interval_min: float = Field(default=10.0, ge=1)
+    maintenance_hour: int = Field(default=3, ge=0, le=23, description="local hour of the nightly backup and gc")
+    backup_keep: int = Field(default=7, ge=0, description="nightly backups kept; 0: no nightly backup")
+    worker_max_tries: int = Field(default=3, ge=1, description="tries of a segment before it waits in quarantine")
+    worker_backoff_s: float = Field(default=1.0, gt=0, description="first delay before restarting a dead model child")
+    worker_max_backoff_s: float = Field(default=60.0, gt=0)
+    stop_timeout_s: float = Field(default=6.0, gt=0, description="wait for the model child to finish, then kill it")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="TACIT_", env_nested_delimiter="__", extra="forbid", validate_default=True
@@ -97,6 +116,7 @@ class Settings(BaseSettings):
     models: ModelSettings = ModelSettings()
     observers: ObserverSettings = ObserverSettings()
     retention: RetentionSettings = RetentionSettings()
+    daemon: DaemonSettings = DaemonSettings()
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):  # type: ignore[no-untyped-def]
@@ -110,6 +130,21 @@ class Settings(BaseSettings):
     @property
     def pause_path(self) -> Path:
         return self.data_dir.expanduser() / "paused.json"
+
+    @property
+    def pid_path(self) -> Path:
+        """The daemon's pidfile, locked (flock) while it runs."""
+        return self.data_dir.expanduser() / "tacit.pid"
+
+    @property
+    def log_path(self) -> Path:
+        """Where a detached daemon (`tacit start`) writes its log."""
+        return self.data_dir.expanduser() / "daemon.log"
+
+    @property
+    def backups_path(self) -> Path:
+        """The nightly backups (VACUUM INTO, encrypted like the store)."""
+        return self.data_dir.expanduser() / "backups"
 
     @property
     def screenshots_path(self) -> Path:

@@ -66,7 +66,7 @@ class FilesObserver(Observer):
                 self._watcher.schedule(Handler(), str(path), recursive=True)
         self._watcher.start()
 
-    async def poll(self) -> None:
+    def poll(self) -> None:
         if self._watcher is None:
             self.start_watching()
         self.flush()

@@ -93,7 +93,7 @@ class ScreenObserver(Observer):
                       "ocr_full": 0, "ocr_region": 0}
         self.last_timings: dict[str, float] = {}
 
-    async def poll(self) -> None:
+    def poll(self) -> None:
         self.observe_frame()
 
     def once(self) -> Observation | None:

@@ -29,7 +29,7 @@ class WindowObserver(Observer):
         active = self.desktop.active_window()
         return self._observation(active, utcnow(), 0.0) if active else None
 
-    async def poll(self) -> None:
+    def poll(self) -> None:
         self.check()
 
     def once(self) -> Observation | None:
@@ -72,7 +72,7 @@ class InputObserver(Observer):
         self._active = self._idle = 0.0
         self._window_start = utcnow()
 
-    async def poll(self) -> None:
+    def poll(self) -> None:
         self.sample()
 
     def once(self) -> Observation | None:

@@ -335,7 +335,7 @@ def test_a_failing_observer_is_restarted_and_the_others_keep_running():
         name, interval_s = "flaky", 0.01
         calls = 0
 
-        async def poll(self):
+        def poll(self):
             Flaky.calls += 1
             if Flaky.calls <= 2:
                 raise RuntimeError("camera unplugged")
@@ -344,7 +344,7 @@ def test_a_failing_observer_is_restarted_and_the_others_keep_running():
         name, interval_s = "steady", 0.01
         ticks = 0
 
-        async def poll(self):
+        def poll(self):
             Steady.ticks += 1
 
     async def scenario():
