@@ -156,6 +156,15 @@ class PauseState:
             return True
 
 
+    def until(self) -> datetime | None:
+        """When a pause ends: None while not paused, or paused until resumed (check `paused()` first)."""
+        try:
+            when = (self._state() or {}).get("until")
+            return datetime.fromisoformat(when) if isinstance(when, str) else None
+        except (OSError, ValueError):
+            return None
+
+
 class PrivacyFilter:
     def __init__(self, rules: PrivacyRules | None = None, pause: PauseState | None = None,
                  own_data: Path | None = None):

@@ -1,0 +1,150 @@
+"""Serving the API on a Unix socket that only this user can reach.
+
+Three layers keep other users out: the socket lives in a 0700 directory,
+the socket file is 0600, and on Linux each connection's peer uid is read
+with SO_PEERCRED and anything but our own uid is closed before a byte is
+read. The check sits in `connection_made` of a uvicorn protocol subclass,
+so it holds for every route, streaming ones included.
+
+A client that opens a connection and never completes its request is cut
+off after `HEADER_TIMEOUT_S`; bodies have their own deadline (limits.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import stat
+import struct
+import sys
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+ENV_VAR = "TACIT_SOCKET"
+SOCKET_NAME = "tacit.sock"
+HEADER_TIMEOUT_S = 10.0
+log = logging.getLogger(__name__)
+
+
+class SocketError(RuntimeError):
+    """The socket cannot be served safely (wrong owner, in use); says what to do."""
+
+
+def default_socket_path(settings: Any = None) -> Path:
+    """TACIT_SOCKET, else tacit.sock in the platform's per-user runtime dir (e.g. /run/user/1000/tacit)."""
+    if env := os.environ.get(ENV_VAR):
+        return Path(env)
+    return platformdirs.user_runtime_path("tacit") / SOCKET_NAME
+
+
+def peer_uid(sock: socket.socket) -> int | None:
+    """The uid of the process at the other end, where the platform says (Linux); else None."""
+    if sys.platform != "linux":
+        return None
+    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    return struct.unpack("3i", creds)[1]
+
+
+class PeerCheckedProtocol(H11Protocol):
+    """uvicorn's h11 protocol, refusing peers of another uid and clients that never send a request."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        sock = transport.get_extra_info("socket")
+        uid = peer_uid(sock) if sock is not None else None
+        if uid is not None and uid != os.getuid():
+            log.warning("refused a connection from uid %d", uid)
+            transport.abort()
+            return
+        super().connection_made(transport)
+        self._deadline = self.loop.call_later(HEADER_TIMEOUT_S, self._too_slow)
+
+    def _too_slow(self) -> None:
+        if self.cycle is None and not self.transport.is_closing():
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        deadline = getattr(self, "_deadline", None)
+        if deadline is None:
+            return  # refused in connection_made: uvicorn never saw it
+        deadline.cancel()
+        super().connection_lost(exc)
+
+
+def prepare_directory(directory: Path) -> None:
+    """Create the socket's directory 0700; refuse one that another user owns or can enter."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    st = directory.stat()
+    if st.st_uid != os.getuid():
+        raise SocketError(f"{directory} belongs to uid {st.st_uid}, not to you; set {ENV_VAR} to a path of yours")
+    if stat.S_IMODE(st.st_mode) != 0o700:
+        os.chmod(directory, 0o700)
+
+
+def bind_socket(path: Path) -> socket.socket:
+    """A listening Unix socket at `path`, mode 0600 from the start (a stale socket file is replaced)."""
+    prepare_directory(path.parent)
+    if path.exists() or path.is_symlink():
+        if _answers(path):
+            raise SocketError(f"another tacit daemon is serving {path}; stop it first (`tacit stop`)")
+        if not stat.S_ISSOCK(path.lstat().st_mode):
+            raise SocketError(f"{path} exists and is not a socket; move it aside or set {ENV_VAR}")
+        path.unlink()
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old_umask = os.umask(0o177)  # no moment where the socket file is open to others
+    try:
+        sock.bind(str(path))
+    finally:
+        os.umask(old_umask)
+    os.chmod(path, 0o600)
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+def _answers(path: Path) -> bool:
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.settimeout(1.0)
+    try:
+        probe.connect(str(path))
+        return True
+    except OSError:
+        return False
+    finally:
+        probe.close()
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its signal handlers: the daemon owns SIGTERM/SIGHUP and sets `stop` instead."""
+
+    @contextlib.contextmanager
+    def capture_signals(self):  # type: ignore[no-untyped-def]
+        yield
+
+
+def config(app: Any) -> uvicorn.Config:
+    return uvicorn.Config(app, http=PeerCheckedProtocol, lifespan="off", log_level="warning", access_log=False,
+                          timeout_keep_alive=30, timeout_graceful_shutdown=3, ws="none")
+
+
+async def serve_api(app: Any, socket_path: Path, stop: asyncio.Event) -> None:
+    """Serve `app` on `socket_path` until `stop` is set; the socket file is removed on the way out."""
+    sock = bind_socket(socket_path)
+    server = _Server(config(app))
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        server.should_exit = True
+        await serving
+    finally:
+        stopping.cancel()
+        sock.close()
+        with contextlib.suppress(FileNotFoundError):
+            socket_path.unlink()

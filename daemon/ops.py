@@ -1,0 +1,273 @@
+"""The operations that the CLI and the API's routes both call, so there is one way to do each thing.
+
+Each takes the store (and settings or an embed function where it needs
+them) and returns a model from `daemon/api/schemas.py`: the CLI prints it
+or dumps it as JSON, a route returns it. Errors are the store's
+(`StoreError`, `NotFound`) or `OpError` for a request that cannot be done
+as asked; nothing is changed when one is raised.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from tacitd.memory import retrieve
+from tacitd.memory.forget import ForgetReport, ForgetScope
+from tacitd.memory.queue import QuarantineEntry
+from tacitd.memory.store import Store
+from tacitd.memory.types import Observation, Proposition, SearchFilters, utcnow
+from tacitd.observers.privacy import PauseState, PrivacyFilter
+
+from .api.schemas import (
+    ActivityHour,
+    ActivityReport,
+    ContextBlock,
+    ContextLine,
+    Detail,
+    ForgetResult,
+    Listed,
+    Listing,
+    PauseOut,
+    PushReport,
+    QuarantineItem,
+)
+from .config import Settings
+from .pipeline.ingest import IngestReport, admit
+from .pipeline.queue import enqueue
+from .pipeline.segment import CHARS_PER_TOKEN
+from .pipeline.stats import StatsParams, timeline
+from .timespec import format_local
+
+Embed = Callable[[str], "np.ndarray | None"]
+Warn = Callable[[str], Any]
+
+PROFILE_POOL = 200  # current propositions considered for the profile block (no query)
+CONTEXT_POOL = 40  # search hits considered for a query's block
+EDIT_REASONING = "Edited by the user."
+
+
+class OpError(ValueError):
+    """A request that cannot be done as asked (nothing was changed)."""
+
+
+class Paused(OpError):
+    """Capture is paused: pushed observations are refused, like captured ones."""
+
+
+# -- embedding ------------------------------------------------------------------------------------------
+
+
+def embed_for(store: Store, embedder: Any, text: str, query: bool = False, warn: Warn | None = None) -> np.ndarray | None:
+    """The text's vector, if it can go into (or be matched against) this store's vector index.
+
+    None without an embedder (full-text only), or when the index was built by
+    another embedder (then `warn` is told how to fix it). A query is embedded
+    as one: models such as e5 prefix queries differently from passages.
+    """
+    if embedder is None:
+        return None
+    index = store.vector_index()
+    if index is None:
+        store.ensure_vector_index(embedder.name, embedder.dim)
+    elif index != (embedder.name, embedder.dim):
+        if warn:
+            warn(f"memories are indexed with {index[0]}, not {embedder.name}; run `tacit models reembed`")
+        return None
+    return (embedder.embed_query if query else embedder.embed)([text])[0]
+
+
+# -- reading --------------------------------------------------------------------------------------------
+
+
+def search(store: Store, settings: Settings, text: str, embedding: np.ndarray | None, limit: int = 10,
+           filters: SearchFilters | None = None, floor: float = 0.0) -> list[retrieve.Hit]:
+    """The hybrid search, with the configured retrieval parameters."""
+    return retrieve.search(store, text, embedding=embedding, limit=limit, floor=floor,
+                           params=settings.retrieval, filters=filters)
+
+
+def listing(store: Store, limit: int, offset: int = 0, filters: SearchFilters | None = None) -> Listing:
+    """A page of propositions, most recently changed first, each with its support (sessions, days)."""
+    filters = filters or SearchFilters()
+    with store.snapshot():
+        items = store.recent(limit, filters, offset)
+        support = store.queue.support([p.id for p in items if p.id is not None], _utc_offset_minutes())
+        total = store.count(filters)
+    return Listing(total=total, offset=offset,
+                   items=[Listed(proposition=p, support=support[p.id or 0]) for p in items])
+
+
+def detail(store: Store, proposition_id: int) -> Detail:
+    """One proposition with its version history, evidence, feedback and support."""
+    with store.snapshot():
+        return Detail(proposition=store.get(proposition_id), history=store.history(proposition_id),
+                      evidence=store.evidence_for(proposition_id), feedback=store.feedback_for(proposition_id),
+                      support=store.queue.support([proposition_id], _utc_offset_minutes())[proposition_id])
+
+
+def _utc_offset_minutes() -> int:
+    offset = datetime.now().astimezone().utcoffset()
+    return int(offset.total_seconds() // 60) if offset else 0
+
+
+def estimate_tokens(text: str) -> int:
+    return math.ceil(len(text) / CHARS_PER_TOKEN)
+
+
+def context(store: Store, settings: Settings, query: str, budget_tokens: int, embedding: np.ndarray | None) -> ContextBlock:
+    """What tacit knows that bears on `query` (a profile when empty), as Markdown within the budget.
+
+    Lines go most relevant first (for a profile: most confident, then most
+    recent); each carries its confidence and the time of its newest evidence,
+    so an assistant can weigh it. Lines that would pass the budget are left
+    out and counted.
+    """
+    query = query.strip()
+    if query:
+        props = [h.proposition for h in search(store, settings, query, embedding, limit=CONTEXT_POOL)]
+        title = f"# What tacit knows about the user relevant to: {query}"
+    else:
+        props = sorted(store.recent(PROFILE_POOL), key=lambda p: (-p.confidence, -p.updated_at.timestamp()))
+        title = "# What tacit knows about the user"
+    header = f"{title}\n(confidence 0–1; time = newest evidence)\n"
+    used, lines, omitted = estimate_tokens(header), [], 0
+    for p, at in zip(props, _evidence_times(store, props), strict=True):
+        line = f"- {p.text} (confidence {p.confidence:.2f}; {p.source}; {format_local(at)})"
+        cost = estimate_tokens(line + "\n")
+        if used + cost > budget_tokens:
+            omitted += 1
+            continue
+        used += cost
+        lines.append(ContextLine(id=p.id or 0, text=p.text, confidence=p.confidence, source=p.source,
+                                 evidence_at=at, line=line))
+    if not lines:
+        header += "Nothing relevant is known.\n" if not omitted else ""
+    markdown = header + "".join(f"{item.line}\n" for item in lines)
+    return ContextBlock(query=query, budget_tokens=budget_tokens, tokens=estimate_tokens(markdown),
+                        markdown=markdown, items=lines, omitted=omitted)
+
+
+def _evidence_times(store: Store, props: Sequence[Proposition]) -> list[datetime]:
+    times = []
+    for p in props:
+        newest = store.evidence_for(p.id or 0, limit=1)
+        times.append(newest[0].captured_at if newest else p.updated_at)
+    return times
+
+
+def activity(store: Store, days: int, now: datetime | None = None) -> ActivityReport:
+    """Time per app per local hour, from local midnight `days - 1` days ago (1: today) until now.
+
+    Measured as the stats are (pipeline/stats.timeline): each minute goes to
+    the app the user was on, and idle stretches count for none.
+    """
+    now = (now or utcnow()).astimezone()
+    since = (now - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    minutes = timeline(list(store.queue.activity_since(since.astimezone(UTC))), StatsParams())
+    seconds: dict[tuple[str, datetime], float] = defaultdict(float)
+    for minute, o in minutes.items():
+        local = datetime.fromtimestamp(minute * 60, UTC).astimezone()
+        if local < since:
+            continue
+        hour = local.replace(minute=0, second=0, microsecond=0)
+        seconds[(o.app or "", hour)] += 60.0
+    hours = [ActivityHour(app=app, hour=hour, seconds=s) for (app, hour), s in sorted(seconds.items(),
+                                                                                     key=lambda kv: (kv[0][1], kv[0][0]))]
+    return ActivityReport(since=since, days=days, hours=hours)
+
+
+def quarantine_list(store: Store) -> list[QuarantineItem]:
+    return [_item(e) for e in store.queue.quarantined()]
+
+
+def _item(entry: QuarantineEntry) -> QuarantineItem:
+    return QuarantineItem(**entry.model_dump(), given_up=entry.next_try_at is None)
+
+
+# -- writing --------------------------------------------------------------------------------------------
+
+
+def remember(store: Store, text: str, embed: Embed, confidence: float = 1.0, half_life_days: float = 180.0,
+             reasoning: str = "") -> Proposition:
+    """A statement the user makes about themselves: a user-sourced proposition."""
+    p = Proposition(text=text, confidence=confidence, half_life_days=half_life_days, reasoning=reasoning,
+                    source="user")
+    return store.add_proposition(p, embedding=embed(p.text))
+
+
+def edit(store: Store, proposition_id: int, text: str, embed: Embed) -> Proposition:
+    """The user's own wording: a new version, user-sourced and confirmed by writing it (confidence 1)."""
+    new = Proposition(text=text, confidence=1.0)  # validates the text before anything is read or written
+    old = store.get(proposition_id)
+    if old.text == new.text:
+        raise OpError(f"proposition {proposition_id} already says that; nothing was changed")
+    return store.revise(proposition_id, text=new.text, source="user", confidence=1.0, reasoning=EDIT_REASONING,
+                        embedding=embed(new.text))
+
+
+def forget(store: Store, proposition_id: int) -> ForgetResult:
+    return _forgotten(store.forget(proposition_id))
+
+
+def forget_scope(store: Store, scope: ForgetScope) -> ForgetResult:
+    return _forgotten(store.forget_scope(scope))
+
+
+def _forgotten(report: ForgetReport) -> ForgetResult:
+    return ForgetResult(propositions=report.propositions, observations=report.observations,
+                        scrub_pending=report.scrub_pending)
+
+
+def push_observations(store: Store, settings: Settings, privacy: PrivacyFilter,
+                      observations: Sequence[Observation]) -> PushReport:
+    """Observations from another app: privacy-filtered, stored and queued in one transaction.
+
+    Committed before this returns, so an acknowledged push survives a crash.
+    Refused while capture is paused: the user asked for nothing to be taken in.
+    """
+    if (state := pause_state(settings)).paused:
+        until = f" until {format_local(state.until)}" if state.until else " until `tacit resume`"
+        raise Paused(f"capture is paused{until}; nothing was stored")
+    report = IngestReport()
+    passed = admit(observations, privacy, report)
+    report.ids = enqueue(store, passed) if passed else []
+    return PushReport(received=report.read, stored=len(report.ids), excluded=report.excluded,
+                      redacted=report.redacted, ids=report.ids)
+
+
+def quarantine_retry(store: Store, keys: Sequence[str]) -> list[QuarantineItem]:
+    """Try these segments again with a fresh count; all of them or, on an unknown key, none."""
+    with store.transaction():
+        return [_item(store.queue.retry(k)) for k in keys]
+
+
+def quarantine_drop(store: Store, keys: Sequence[str]) -> None:
+    with store.transaction():
+        for key in keys:
+            store.queue.drop(key)
+
+
+# -- pause ----------------------------------------------------------------------------------------------
+
+
+def pause(settings: Settings, duration: timedelta | None) -> PauseOut:
+    """Stop all capture now (until resumed when no duration); persisted, so a restart keeps it."""
+    until = PauseState(settings.pause_path).pause(duration)
+    return PauseOut(paused=True, until=until)
+
+
+def resume(settings: Settings) -> PauseOut:
+    PauseState(settings.pause_path).resume()
+    return PauseOut(paused=False, until=None)
+
+
+def pause_state(settings: Settings) -> PauseOut:
+    state = PauseState(settings.pause_path)
+    paused = state.paused()
+    return PauseOut(paused=paused, until=state.until() if paused else None)
