@@ -31,6 +31,7 @@ from .cli_models import doctor, models
 from .cli_pipeline import ingest, process, quarantine
 from .cli_storage import backup, encrypt, gc
 from .config import ConfigError
+from .mcp_bridge import mcp
 from .observe import observe, pause, resume
 from .timespec import format_local
 
@@ -266,6 +267,7 @@ def walkthrough(app: App, no_llm: bool) -> None:
 # The command groups defined in other modules, registered here and only here.
 for _command in (models, doctor, observe, pause, resume, ingest, process, quarantine, encrypt, gc, backup):
     cli.add_command(_command)
+cli.add_command(mcp)  # mcp_bridge.py
 
 
 def main() -> None:

@@ -1,0 +1,160 @@
+"""`tacit mcp`: the `mcp` SDK's own client spawns the real `tacit mcp` over stdio, which reaches a real daemon API.
+
+The API is served on a real Unix socket by the daemon's own app and socket
+code; the bridge finds it through TACIT_SOCKET, as an assistant's MCP config
+would set it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp import Client, StdioServerParameters
+
+from api_server import ApiServer, TestServices
+from tacitd.daemon.api.client import TacitClient
+from tacitd.daemon.mcp_bridge import MAX_BUDGET, MAX_REMEMBER_CHARS, MIN_BUDGET
+from tacitd.memory.types import Observation, Proposition
+
+TACIT = str(Path(sys.executable).with_name("tacit"))
+TOOLS = {"get_user_context", "search_memory", "recent_activity", "remember"}
+
+
+@asynccontextmanager
+async def bridge(socket_path: Path) -> AsyncIterator[Client]:
+    env = {"TACIT_SOCKET": str(socket_path), "TACIT_DB_KEY": os.environ["TACIT_DB_KEY"]}
+    async with Client(StdioServerParameters(command=TACIT, args=["mcp"], env=env), read_timeout_seconds=60) as c:
+        yield c
+
+
+def run(session: Callable[[Client], Coroutine[Any, Any, Any]], socket_path: Path) -> Any:
+    async def main() -> Any:
+        async with bridge(socket_path) as client:
+            return await session(client)
+
+    return asyncio.run(main())
+
+
+async def call(client: Client, tool: str, **arguments: Any) -> tuple[bool, str]:
+    result = await client.call_tool(tool, arguments)
+    return result.is_error, "\n".join(c.text for c in result.content if c.type == "text")
+
+
+@pytest.fixture
+def services(tmp_path, minilm):
+    s = TestServices(tmp_path / "data", embedder=minilm)
+    yield s
+    s.stores.close()
+
+
+@pytest.fixture
+def server(services):
+    srv = ApiServer(services).start()
+    yield srv
+    srv.stop()
+
+
+def seed(services: TestServices, text: str, app: str) -> int:
+    store = services.store()
+    seen = store.add_observation(Observation(observer="screen", app=app, text=text,
+                                             captured_at=datetime.now(UTC) - timedelta(hours=3)))
+    p = store.add_proposition(Proposition(text=text, confidence=0.7, source="llm"), evidence=[seen.id],
+                              embedding=services.embed(text))
+    return p.id
+
+
+def test_without_a_daemon_the_tools_are_listed_and_each_call_says_to_start_it(tmp_path):
+    async def session(client: Client) -> None:
+        tools = {t.name: t for t in (await client.list_tools()).tools}
+        assert set(tools) == TOOLS
+        budget = tools["get_user_context"].input_schema["properties"]["budget_tokens"]
+        assert (budget["minimum"], budget["maximum"]) == (MIN_BUDGET, MAX_BUDGET)
+        assert tools["remember"].input_schema["properties"]["text"]["maxLength"] == MAX_REMEMBER_CHARS
+        assert tools["remember"].input_schema["required"] == ["text"]
+        for _ in range(2):  # the bridge stays up: an assistant may call again once the daemon runs
+            is_error, text = await call(client, "get_user_context", query="what am I working on")
+            assert is_error
+            assert "tacit start" in text and str(tmp_path / "absent.sock") in text
+
+    run(session, tmp_path / "absent.sock")
+
+
+def test_bad_arguments_are_tool_errors_naming_the_argument_and_change_nothing(server, services):
+    seed(services, "Sam is writing a grant proposal on soil moisture sensors", "firefox")
+    before = services.store().counts()
+
+    async def session(client: Client) -> None:
+        bad = [("get_user_context", {"query": "grant", "budget_tokens": -5}, "budget_tokens"),
+               ("get_user_context", {"query": "grant", "budget_tokens": 10**9}, "budget_tokens"),
+               ("get_user_context", {"query": "x" * 5000}, "query"),
+               ("search_memory", {"query": ""}, "query"),
+               ("search_memory", {"query": "   "}, "query"),
+               ("search_memory", {"query": "grant", "limit": 0}, "limit"),
+               ("search_memory", {"query": "grant", "since": "the other day"}, "since"),
+               ("recent_activity", {"hours": -1}, "hours"),
+               ("recent_activity", {"hours": 10**6}, "hours"),
+               ("remember", {"text": ""}, "text"),
+               ("remember", {"text": " \n\t "}, "text"),
+               ("remember", {"text": "I like tea. " * 200}, "text"),
+               ("remember", {}, "text")]
+        for tool, arguments, name in bad:
+            is_error, text = await call(client, tool, **arguments)
+            assert is_error, (tool, arguments, text)
+            assert name in text, (tool, arguments, text)
+
+    run(session, server.socket_path)
+    assert services.store().counts() == before
+
+
+def test_context_finds_a_seeded_belief_by_meaning_and_ranks_it_for_the_question(server, services):
+    seed(services, "Sam is training a reward model on the Anthropic HH preference pairs", "code")
+    seed(services, "Sam is booking flights to Osaka for March", "firefox")
+    seed(services, "Sam prefers a dark theme in the terminal", "kitty")
+
+    async def session(client: Client) -> tuple[str, str]:
+        _, ml = await call(client, "get_user_context", query="which machine learning project is the user doing?",
+                           budget_tokens=400)
+        _, trip = await call(client, "get_user_context", query="is the user going on a trip abroad?",
+                             budget_tokens=400)
+        return ml, trip
+
+    ml, trip = run(session, server.socket_path)
+    assert ranked_first(ml, "reward model", "Osaka")  # neither question names its answer's words
+    assert ranked_first(trip, "Osaka", "reward model")
+
+
+def ranked_first(block: str, wanted: str, other: str) -> bool:
+    """`wanted` is in the block, above `other` when that is there too."""
+    return wanted in block and (other not in block or block.index(wanted) < block.index(other))
+
+
+def test_remember_is_stored_as_the_users_own_and_search_and_recent_activity_find_it(server, services):
+    now = datetime.now(UTC)
+    with TacitClient(server.socket_path) as api:  # twenty minutes in VS Code, pushed as another app would
+        api.push_observations([{"observer": "window", "app": "code", "window_title": "thesis.tex",
+                                "captured_at": (now - timedelta(minutes=40)).isoformat(), "duration_s": 1200}])
+
+    async def session(client: Client) -> tuple[str, str, str, str]:
+        _, stored = await call(client, "remember", text="I  prefer British spelling\nin my documents")
+        _, found = await call(client, "search_memory", query="which spelling conventions", limit=5, since="1h")
+        _, none_since = await call(client, "search_memory", query="which spelling conventions",
+                                   since=(now + timedelta(days=1)).date().isoformat())
+        _, recent = await call(client, "recent_activity", hours=2)
+        return stored, found, none_since, recent
+
+    stored, found, none_since, recent = run(session, server.socket_path)
+    new_id = int(stored.split("#")[1].split(":")[0])
+    p = services.store().get(new_id)
+    assert (p.text, p.source, p.confidence) == ("I prefer British spelling in my documents", "user", 1.0)
+    assert f"#{new_id} I prefer British spelling" in found
+    assert f"#{new_id}" not in none_since
+    assert f"#{new_id} I prefer British spelling" in recent
+    assert "Time by app: code 20 min" in recent
