@@ -18,14 +18,13 @@ from typing import Any
 import click
 from pydantic import ValidationError
 
-from tacitd.memory import retrieve
 from tacitd.memory.db import StoreError
 from tacitd.memory.forget import ForgetScope
 from tacitd.memory.transfer import export_jsonl, export_markdown, import_jsonl
-from tacitd.memory.types import Proposition, SearchFilters
+from tacitd.memory.types import SearchFilters
 from tacitd.models.errors import ModelError
 
-from . import render
+from . import ops, render
 from .cli_context import App, When, emit_json, json_option, pass_app
 from .cli_models import doctor, models
 from .cli_pipeline import ingest, process, quarantine
@@ -42,7 +41,7 @@ class TacitGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (StoreError, ConfigError, ModelError) as exc:
+        except (StoreError, ConfigError, ModelError, ops.OpError) as exc:
             raise click.ClickException(str(exc)) from exc
         except ValidationError as exc:
             err = exc.errors()[0]
@@ -78,8 +77,7 @@ def cli(ctx: click.Context, data_dir: Path | None, config_path: Path | None) -> 
 @pass_app
 def add(app: App, text: str, confidence: float, half_life: float, reasoning: str, as_json: bool) -> None:
     """Remember TEXT as a statement you make about yourself."""
-    p = Proposition(text=text, confidence=confidence, half_life_days=half_life, reasoning=reasoning, source="user")
-    p = app.store.add_proposition(p, embedding=app.embed(p.text))
+    p = ops.remember(app.store, text, app.embed, confidence, half_life, reasoning)
     if as_json:
         emit_json(p.model_dump(mode="json"))
     else:
@@ -114,10 +112,8 @@ def query(app: App, text: str, limit: int, since: datetime | None, until: dateti
           min_confidence: float, status: tuple[str, ...], source: tuple[str, ...],
           app_name: str | None, floor: float, as_json: bool) -> None:
     """Search memory for TEXT; each result says why it matched."""
-    results = retrieve.search(
-        app.store, text, embedding=app.embed(text, query=True), limit=limit, floor=floor,
-        params=app.settings.retrieval, filters=_filters(since, until, min_confidence, status, source, app_name),
-    )
+    results = ops.search(app.store, app.settings, text, app.embed(text, query=True), limit,
+                         _filters(since, until, min_confidence, status, source, app_name), floor)
     if as_json:
         emit_json({"query": text, "results": [h.model_dump(mode="json") for h in results]})
     else:
@@ -144,19 +140,11 @@ def recent(app: App, limit: int, status: tuple[str, ...], as_json: bool) -> None
 @pass_app
 def show(app: App, proposition_id: int, as_json: bool) -> None:
     """One proposition with its version history, evidence and feedback."""
-    store = app.store
-    p = store.get(proposition_id)
-    history, evidence = store.history(proposition_id), store.evidence_for(proposition_id)
-    feedback = store.feedback_for(proposition_id)
+    d = ops.detail(app.store, proposition_id)
     if as_json:
-        emit_json({
-            "proposition": p.model_dump(mode="json"),
-            "history": [h.model_dump(mode="json") for h in history],
-            "evidence": [o.model_dump(mode="json") for o in evidence],
-            "feedback": [f.model_dump(mode="json") for f in feedback],
-        })
+        emit_json(d.model_dump(mode="json"))
     else:
-        render.show(p, history, evidence, feedback)
+        render.show(d.proposition, d.history, d.evidence, d.feedback)
 
 
 def _verdict(name: str, help_text: str) -> None:
@@ -176,6 +164,20 @@ def _verdict(name: str, help_text: str) -> None:
 
 _verdict("confirm", "Mark a proposition true: its confidence becomes 1.")
 _verdict("reject", "Mark a proposition false. It is kept so the claim is not proposed again.")
+
+
+@cli.command()
+@click.argument("proposition_id", type=int)
+@click.argument("text")
+@json_option
+@pass_app
+def edit(app: App, proposition_id: int, text: str, as_json: bool) -> None:
+    """Reword a proposition: TEXT becomes a new version in your words (confidence 1); the old one stays in history."""
+    p = ops.edit(app.store, proposition_id, text, app.embed)
+    if as_json:
+        emit_json(p.model_dump(mode="json"))
+    else:
+        render.console.print(f"Edited #{proposition_id}: now #{p.id} (version {p.version}): {p.text}")
 
 
 @cli.command()
@@ -206,7 +208,7 @@ def forget(app: App, proposition_id: int | None, since: datetime | None, before:
         what = _scope_words(scope)
     if not yes and sys.stdin.isatty():
         click.confirm(f"Permanently delete {what}?", abort=True)
-    report = store.forget(proposition_id) if proposition_id is not None else store.forget_scope(scope)
+    report = ops.forget(store, proposition_id) if proposition_id is not None else ops.forget_scope(store, scope)
     if as_json:
         emit_json({"forgotten": {"propositions": report.propositions, "observations": report.observations},
                    "scrub_pending": report.scrub_pending})

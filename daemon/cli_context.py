@@ -22,6 +22,7 @@ from tacitd.models.embed import Embedder
 from tacitd.models.errors import ModelError
 
 from .config import Settings, load_settings
+from .ops import embed_for
 from .timespec import parse_when
 
 
@@ -60,17 +61,8 @@ class App:
         A query is embedded as one (`embed_query`): models such as e5 put a
         different prefix on queries than on the passages they are matched to.
         """
-        embedder = self.embedder
-        if embedder is None:
-            return None
-        index = self.store.vector_index()
-        if index is None:
-            self.store.ensure_vector_index(embedder.name, embedder.dim)
-        elif index != (embedder.name, embedder.dim):
-            click.echo(f"warning: memories are indexed with {index[0]}, not {embedder.name}; "
-                       "run `tacit models reembed`", err=True)
-            return None
-        return (embedder.embed_query if query else embedder.embed)([text])[0]
+        return embed_for(self.store, self.embedder, text, query,
+                         warn=lambda message: click.echo(f"warning: {message}", err=True))
 
     @property
     def store(self) -> Store:

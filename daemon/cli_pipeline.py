@@ -15,11 +15,10 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
-from tacitd.memory.queue import QuarantineEntry
 from tacitd.memory.store import Store
 from tacitd.observers.privacy import PrivacyFilter
 
-from . import render
+from . import ops, render
 from .cli_context import App, emit_json, json_option, pass_app
 from .pipeline.ingest import IngestError, IngestReport, admit, parse
 from .pipeline.queue import enqueue
@@ -81,19 +80,15 @@ def quarantine() -> None:
     """Segments whose processing failed, with the error and the model's raw output."""
 
 
-def _entry_json(entry: QuarantineEntry) -> dict:
-    return {**entry.model_dump(mode="json"), "given_up": entry.next_try_at is None}
-
-
 @quarantine.command(name="list")
 @click.option("--raw", is_flag=True, help="Show the model's raw output in full.")
 @json_option
 @pass_app
 def list_(app: App, raw: bool, as_json: bool) -> None:
     """What is in quarantine, oldest failure first."""
-    entries = app.store.queue.quarantined()
+    entries = ops.quarantine_list(app.store)
     if as_json:
-        emit_json([_entry_json(e) for e in entries])
+        emit_json([e.model_dump(mode="json") for e in entries])
         return
     if not entries:
         render.console.print("[dim]Quarantine is empty.[/dim]")
@@ -114,10 +109,9 @@ def list_(app: App, raw: bool, as_json: bool) -> None:
 @pass_app
 def retry(app: App, keys: tuple[str, ...], as_json: bool) -> None:
     """Try these segments again on the next run, with a fresh count of tries."""
-    with app.store.transaction():  # all of them or, on an unknown key, none
-        entries = [app.store.queue.retry(k) for k in keys]
+    entries = ops.quarantine_retry(app.store, keys)  # all of them or, on an unknown key, none
     if as_json:
-        emit_json([_entry_json(e) for e in entries])
+        emit_json([e.model_dump(mode="json") for e in entries])
     else:
         render.console.print(f"Queued {len(entries)} segment(s) for another try.")
 
@@ -128,9 +122,7 @@ def retry(app: App, keys: tuple[str, ...], as_json: bool) -> None:
 @pass_app
 def drop(app: App, keys: tuple[str, ...], as_json: bool) -> None:
     """Give up on these segments. Their observations stay (stats use them); nothing is proposed from them."""
-    with app.store.transaction():
-        for key in keys:
-            app.store.queue.drop(key)
+    ops.quarantine_drop(app.store, keys)
     if as_json:
         emit_json({"dropped": list(keys)})
     else:
@@ -182,7 +174,7 @@ def _process_json(app: App, report: PassReport) -> dict:
         "decisions": [_decision_json(k, d) for k, d in report.learned.decisions],
         "dropped": [{"segment": k, "draft": d.text, "reason": d.reason} for k, d in report.learned.dropped],
         "audited_out": [{"segment": k, "draft": t, "reason": r} for k, t, r in report.learned.audited_out],
-        "quarantined": [_entry_json(e) for e in app.store.queue.quarantined()],
+        "quarantined": [e.model_dump(mode="json") for e in ops.quarantine_list(app.store)],
         "believed": [{**p.model_dump(mode="json"), "evidence": [o.model_dump(mode="json") for o in ev]}
                      for p, ev in believed(app.store)],
         "queue": app.store.queue.counts(),

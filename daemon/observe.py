@@ -18,7 +18,7 @@ from tacitd.observers.privacy import PauseState, PrivacyFilter
 from tacitd.observers.screen import ScreenObserver
 from tacitd.observers.window import InputObserver, WindowObserver
 
-from . import render
+from . import ops, render
 from .cli_context import App, emit_json, json_option, pass_app
 from .config import Settings
 from .timespec import format_local, parse_span
@@ -101,7 +101,7 @@ def pause(app: App, duration: str | None, as_json: bool) -> None:
         span = parse_span(duration) if duration else None
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--for") from exc
-    until = PauseState(app.settings.pause_path).pause(span)
+    until = ops.pause(app.settings, span).until
     if as_json:
         emit_json({"paused": True, "until": until.isoformat() if until else None})
     else:
@@ -113,7 +113,7 @@ def pause(app: App, duration: str | None, as_json: bool) -> None:
 @pass_app
 def resume(app: App, as_json: bool) -> None:
     """Start capturing again."""
-    PauseState(app.settings.pause_path).resume()
+    ops.resume(app.settings)
     if as_json:
         emit_json({"paused": False})
     else:
