@@ -26,6 +26,7 @@ from tacitd.models.errors import ModelError
 
 from . import ops, render
 from .cli_context import App, When, emit_json, json_option, pass_app
+from .cli_daemon import daemon, service, start, status, stop
 from .cli_models import doctor, models
 from .cli_pipeline import ingest, process, quarantine
 from .cli_storage import backup, encrypt, gc
@@ -268,6 +269,8 @@ def walkthrough(app: App, no_llm: bool) -> None:
 
 # The command groups defined in other modules, registered here and only here.
 for _command in (models, doctor, observe, pause, resume, ingest, process, quarantine, encrypt, gc, backup):
+    cli.add_command(_command)
+for _command in (daemon, start, stop, status, service):  # cli_daemon.py
     cli.add_command(_command)
 cli.add_command(mcp)  # mcp_bridge.py
 

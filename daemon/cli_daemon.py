@@ -1,0 +1,228 @@
+"""`tacit daemon | start | stop | status | service install|uninstall`: running tacit in the background.
+
+Defined here and registered on the root group in `cli.py`. `status` asks
+the running daemon over its socket (daemon/api/client.py); it exits 3 when
+no daemon runs, as `systemctl status` does, so scripts can tell.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import lifecycle, render
+from .cli_context import App, emit_json, json_option, pass_app
+from .config import load_settings
+from .timespec import format_local
+
+NOT_RUNNING = 3
+
+
+def _root_args() -> list[str]:
+    """The root options this invocation got (absolute paths), to hand to the daemon we start."""
+    params = click.get_current_context().find_root().params
+    args = []
+    if params.get("data_dir"):
+        args += ["--data-dir", str(Path(params["data_dir"]).expanduser().resolve())]
+    if params.get("config_path"):
+        args += ["--config", str(Path(params["config_path"]).expanduser().resolve())]
+    return args
+
+
+def _socket(app: App) -> Path:
+    from .api.server import default_socket_path
+
+    return default_socket_path(app.settings)
+
+
+@click.command()
+@pass_app
+def daemon(app: App) -> None:
+    """Run the daemon in the foreground (what `tacit start` and the service run). Ctrl-C stops it."""
+    from .runtime import run_daemon
+
+    params = click.get_current_context().find_root().params
+    settings = app.settings
+    try:
+        code = run_daemon(settings, reload=lambda: load_settings(params.get("config_path"),
+                                                                  data_dir=params.get("data_dir")))
+    except lifecycle.LifecycleError as exc:
+        raise click.ClickException(str(exc)) from exc
+    raise SystemExit(code)
+
+
+@click.command()
+@click.option("--timeout", type=click.FloatRange(1, 600), default=120, show_default=True,
+              help="Seconds to wait for the daemon to answer.")
+@json_option
+@pass_app
+def start(app: App, timeout: float, as_json: bool) -> None:
+    """Start the daemon in the background; returns once its API answers."""
+    from .api.client import TacitClient
+
+    socket_path = _socket(app)
+    with TacitClient(socket_path, timeout=2.0) as client:
+        try:
+            pid = lifecycle.start_detached(_root_args(), app.settings.log_path, app.settings.pid_path,
+                                           client.running, timeout)
+        except lifecycle.LifecycleError as exc:
+            raise click.ClickException(str(exc)) from exc
+    if as_json:
+        emit_json({"started": True, "pid": pid, "socket": str(socket_path), "log": str(app.settings.log_path)})
+    else:
+        render.console.print(f"Started tacit (pid {pid}); API on {socket_path}; log: {app.settings.log_path}")
+
+
+@click.command()
+@click.option("--timeout", type=click.FloatRange(1, 600), default=15, show_default=True,
+              help="Seconds to wait for it to exit.")
+@json_option
+@pass_app
+def stop(app: App, timeout: float, as_json: bool) -> None:
+    """Stop the background daemon (SIGTERM: it finishes or sets aside its current work first)."""
+    report = lifecycle.stop(app.settings.pid_path, timeout)
+    if as_json:
+        emit_json({"was_running": report.was_running, "pid": report.pid, "stopped": report.stopped,
+                   "seconds": round(report.seconds, 2), "stale_pidfile": report.stale})
+    elif not report.was_running:
+        render.console.print("tacit is not running" + (" (a stale pidfile was left by a crash)." if report.stale
+                                                       else "."))
+    elif report.stopped:
+        render.console.print(f"Stopped tacit (pid {report.pid}) in {report.seconds:.1f} s.")
+    if report.was_running and not report.stopped:
+        raise click.ClickException(f"tacit (pid {report.pid}) did not exit within {timeout:.0f} s; "
+                                   f"`kill -9 {report.pid}` ends it (its unfinished work is redone on restart)")
+
+
+@click.command()
+@json_option
+@pass_app
+def status(app: App, as_json: bool) -> None:
+    """Is the daemon running, and what is it doing: queue, model, observers, pause, CPU and memory."""
+    from .api.client import DaemonNotRunning, TacitClient
+
+    state = lifecycle.pid_state(app.settings.pid_path)
+    socket_path = _socket(app)
+    facts: dict[str, Any] | None = None
+    if state.running:
+        try:
+            with TacitClient(socket_path, timeout=10.0) as client:
+                facts = client.status().model_dump(mode="json")
+        except DaemonNotRunning:
+            facts = None
+    if as_json:
+        emit_json({"running": state.running, "pid": state.pid if state.running else None,
+                   "stale_pidfile": state.stale, "answering": facts is not None, "socket": str(socket_path),
+                   **(facts or {})})
+    elif not state.running:
+        render.console.print("tacit is not running" + (" (a stale pidfile was left by a crash)" if state.stale
+                                                       else "") + ". `tacit start` starts it.")
+    elif facts is None:
+        render.console.print(f"tacit is running (pid {state.pid}) but does not answer on {socket_path} yet.")
+    else:
+        _print_status(facts, socket_path)
+    if not state.running:
+        raise SystemExit(NOT_RUNNING)
+
+
+def _span(seconds: float) -> str:
+    minutes = int(seconds // 60)
+    return f"{minutes // 60}h {minutes % 60}m" if minutes >= 60 else f"{minutes}m {int(seconds % 60)}s"
+
+
+def _when(iso: str | None) -> str:
+    return format_local(datetime.fromisoformat(iso)) if iso else "never"
+
+
+def _print_status(facts: dict[str, Any], socket_path: Path) -> None:
+    out = render.console.print
+    d, q = facts["daemon"], facts["queue"]
+    out(f"tacit is running (pid {d['pid']}, up {_span(d['uptime_s'])}); API on {socket_path}")
+    out(f"queue: {q.get('pending', 0)} pending, {q.get('segmented', 0)} in segments, "
+        f"{q.get('processed', 0)} processed, {facts['quarantined']} segment(s) in quarantine; "
+        f"{facts['propositions']} current proposition(s)")
+    w = d["worker"]
+    speed = f", {w['tok_s']:.1f} tok/s" if w.get("tok_s") else ""
+    out(f"model: {w.get('model') or '-'} ({w['state']}{': ' + w['reason'] if w.get('reason') else ''}{speed}); "
+        f"crashes: {w['crashes']}" + (f", last {w['last_crash']['how']} at {_when(w['last_crash']['at'])}"
+                                      if w.get("last_crash") else ""))
+    if b := w.get("last_batch"):
+        out(f"last batch: {_when(b['finished_at'])}: {b['segments']} segment(s), {b['processed']} processed, "
+            f"{b['quarantined']} quarantined, {b['propositions_written']} proposition(s) written in {b['seconds']:.0f} s")
+    out("observers: " + " · ".join(f"{o['name']} {'on' if o['on'] else 'off'}"
+                                  + ("" if o["on"] else f" ({o['reason']})") for o in d["observers"]))
+    if facts["paused"]:
+        until = facts.get("paused_until")
+        out(f"[yellow]paused until {format_local(datetime.fromisoformat(until)) if until else '`tacit resume`'}"
+            "[/yellow]")
+    p = d["process"]
+    child = (f"; model child RSS {p['model_child_rss_mb']:.0f} MB, CPU {p['model_child_cpu_s']:.0f} s"
+             if "model_child_rss_mb" in p else "")
+    out(f"daemon: RSS {p['rss_mb']:.0f} MB, CPU {p['cpu_s']:.1f} s{child}")
+    enc = d.get("encryption", {})
+    out(enc.get("describe") or ("encrypted" if facts["encrypted"] else "[red]NOT encrypted[/red]"))
+
+
+@click.group()
+def service() -> None:
+    """Run tacit at login: a systemd user unit (Linux) or a launchd agent (macOS)."""
+
+
+def _service_env(app: App) -> dict[str, str]:
+    """What the service must know that a login session would not give it: this data dir and config."""
+    env = {}
+    params = click.get_current_context().find_root().params
+    if params.get("data_dir") or os.environ.get("TACIT_DATA_DIR"):
+        env["TACIT_DATA_DIR"] = str(app.settings.data_dir.expanduser().resolve())
+    if params.get("config_path") or os.environ.get("TACIT_CONFIG"):
+        env["TACIT_CONFIG"] = str(Path(params.get("config_path") or os.environ["TACIT_CONFIG"]).expanduser().resolve())
+    if os.environ.get("TACIT_SOCKET"):
+        env["TACIT_SOCKET"] = os.environ["TACIT_SOCKET"]
+    return env
+
+
+@service.command()
+@click.option("--no-enable", is_flag=True, help="Only write the file; do not load or start it.")
+@json_option
+@pass_app
+def install(app: App, no_enable: bool, as_json: bool) -> None:
+    """Write the service file and (unless --no-enable) load and start it."""
+    try:
+        target = lifecycle.service_file()
+    except lifecycle.LifecycleError as exc:
+        raise click.ClickException(str(exc)) from exc
+    path = lifecycle.write_service(target, lifecycle.tacit_executable(), _service_env(app), app.settings.log_path)
+    problems = [] if no_enable else lifecycle.run_commands(target.enable)
+    if as_json:
+        emit_json({"kind": target.kind, "path": str(path), "enabled": not no_enable and not problems,
+                   "problems": problems})
+        return
+    render.console.print(f"Wrote {target.kind} service {path}.")
+    if no_enable:
+        render.console.print("Start it with: " + " && ".join(" ".join(c) for c in target.enable))
+    for line in problems:
+        render.console.print(f"[yellow]{line}[/yellow]")
+
+
+@service.command()
+@json_option
+@pass_app
+def uninstall(app: App, as_json: bool) -> None:
+    """Stop and remove the service file (the data stays)."""
+    try:
+        target = lifecycle.service_file()
+    except lifecycle.LifecycleError as exc:
+        raise click.ClickException(str(exc)) from exc
+    existed = target.path.exists()
+    problems = lifecycle.run_commands(target.disable) if existed else []
+    target.path.unlink(missing_ok=True)
+    if as_json:
+        emit_json({"kind": target.kind, "path": str(target.path), "removed": existed, "problems": problems})
+        return
+    render.console.print(f"Removed {target.path}." if existed else f"No service installed at {target.path}.")
+    for line in problems:
+        render.console.print(f"[yellow]{line}[/yellow]")

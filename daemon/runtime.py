@@ -1,0 +1,331 @@
+"""`tacit daemon`: one asyncio process that captures, serves and schedules; the model runs in a child.
+
+In the process:
+- the observers, under the observers' Supervisor, each poll in a worker
+  thread, their sink storing and queueing what passed the privacy filter;
+- the API (daemon/api/) on the Unix socket, with this class as its Services;
+- APScheduler jobs: pipeline tick, stats refresh, confidence-decay
+  bookkeeping, WAL checkpoint, nightly backup (VACUUM INTO, last N kept)
+  and retention (gc, screenshots);
+- the model child (worker.py), restarted with backoff when it dies.
+
+SIGTERM (and Ctrl-C) drains: capture stops, the model child finishes its
+segment or is killed after `stop_timeout_s` (the queue redoes an unfinished
+segment), the API closes, and the process exits within 10 s. SIGHUP
+reloads the config: log level, observers and privacy rules, jobs, model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psutil
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from tacitd.memory import crypto
+from tacitd.memory.store import Store
+from tacitd.memory.types import Observation, SearchFilters, utcnow
+from tacitd.models.errors import ModelError
+from tacitd.observers.base import Supervisor
+
+from . import ops
+from .cli_storage import run_gc
+from .config import Settings, load_settings
+from .logs import setup_logging
+from .observe import build_observers
+from .pipeline import stats
+from .pipeline.queue import enqueue
+from .worker import ModelWorker
+
+log = logging.getLogger("tacit.daemon")
+OBSERVERS = ("screen", "window", "input", "files")
+FADED = 0.125  # recency weight after three half-lives
+
+
+class Daemon:
+    """The running daemon; also the API's `Services` (daemon/api/app.py)."""
+
+    def __init__(self, settings: Settings, reload: Callable[[], Settings] | None = None):
+        from .api.stores import ThreadStores
+
+        self.settings = settings
+        self._reload_settings = reload or (lambda: load_settings(data_dir=settings.data_dir))
+        self._stores = ThreadStores(settings.db_path)
+        self._embedder: Any = None
+        self._embed_lock = threading.Lock()
+        self._started_at = utcnow()
+        self._stop = asyncio.Event()
+        self.worker = ModelWorker(settings)
+        self.supervisor = Supervisor([])
+        self._observer_notes: list[str] = []
+        self.jobs: dict[str, dict[str, Any]] = {}
+        self._scheduler: AsyncIOScheduler | None = None
+        self._encryption: dict[str, Any] = {}
+
+    # -- Services ---------------------------------------------------------------------------------
+
+    def store(self) -> Store:
+        return self._stores()
+
+    def embed(self, text: str, query: bool = False) -> np.ndarray | None:
+        with self._embed_lock:  # one llama.cpp context, shared by the API's threads and the jobs
+            return ops.embed_for(self.store(), self._embedder, text, query)
+
+    def wake_pipeline(self, flush: bool = False) -> None:
+        loop = self._loop
+        if threading.current_thread() is threading.main_thread():
+            self.worker.wake(flush)
+        else:
+            loop.call_soon_threadsafe(self.worker.wake, flush)
+
+    def status(self) -> dict[str, Any]:
+        now = utcnow()
+        return {
+            "pid": os.getpid(),
+            "started_at": self._started_at.isoformat(),
+            "uptime_s": round((now - self._started_at).total_seconds(), 1),
+            "observers": self._observers_status(),
+            "worker": self.worker.status.as_dict(),
+            "process": self._process_status(),
+            "jobs": self.jobs,
+            "encryption": self._encryption,
+        }
+
+    # -- status parts -----------------------------------------------------------------------------
+
+    def _observers_status(self) -> list[dict[str, Any]]:
+        running = {o.name for o in self.supervisor.observers}
+        notes = {n.split(":", 1)[0]: n.split(":", 1)[1].strip() for n in self._observer_notes}
+        out = []
+        for name in OBSERVERS:
+            if name in running:
+                failing = self.supervisor.failing.get(name)
+                out.append({"name": name, "on": failing is None,
+                            "reason": f"failed, restarting: {failing}" if failing else "running"})
+            elif name in self.settings.observers.enabled:
+                out.append({"name": name, "on": False, "reason": notes.get(name, "off")})
+            else:
+                out.append({"name": name, "on": False, "reason": "not in [observers] enabled"})
+        return out
+
+    def _process_status(self) -> dict[str, Any]:
+        me = psutil.Process()
+        cpu = me.cpu_times()
+        out: dict[str, Any] = {
+            "rss_mb": round(me.memory_info().rss / 2**20, 1),
+            # children_*: the Tesseract runs the screen observer waited for (not the model child, still alive)
+            "cpu_s": round(cpu.user + cpu.system + cpu.children_user + cpu.children_system, 2),
+            "threads": me.num_threads(),
+        }
+        pid = self.worker.pid
+        if pid is not None:
+            with contextlib.suppress(psutil.Error):
+                child = psutil.Process(pid)
+                ccpu = child.cpu_times()
+                out["model_child_rss_mb"] = round(child.memory_info().rss / 2**20, 1)
+                out["model_child_cpu_s"] = round(ccpu.user + ccpu.system, 2)
+        return out
+
+    # -- running ----------------------------------------------------------------------------------
+
+    async def run(self) -> int:
+        """Run until SIGTERM/SIGINT; returns the exit status."""
+        from .api.app import create_app
+        from .api.server import default_socket_path, serve_api
+
+        self._loop = asyncio.get_running_loop()
+        self._install_signals()
+        self._open_store()
+        await self._load_embedder()
+        self._start_observers()
+        if self.settings.daemon.pipeline:
+            self.worker.start()
+        else:
+            self.worker.status.state, self.worker.status.reason = "off", "[daemon] pipeline = false"
+        self._start_jobs()
+        socket_path = default_socket_path(self.settings)
+        api_stop = asyncio.Event()
+        api = asyncio.create_task(serve_api(create_app(self), socket_path, api_stop), name="api")
+        log.info("tacit daemon running (pid %s), API on %s", os.getpid(), socket_path)
+        stopper = asyncio.create_task(self._stop.wait())
+        await asyncio.wait({api, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        failed = api.done() and not self._stop.is_set()
+        if failed:
+            log.error("the API server stopped: %s", api.exception() or "without an error")
+        await self._drain(api, api_stop)
+        return 1 if failed else 0
+
+    def _install_signals(self) -> None:
+        loop = self._loop
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._stop_requested, sig)
+        loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
+
+    def _stop_requested(self, sig: signal.Signals) -> None:
+        if not self._stop.is_set():
+            log.info("%s: stopping", signal.Signals(sig).name)
+        self._stop.set()
+
+    def _open_store(self) -> None:
+        store = self.store()  # opens (and migrates) the file now, so a bad key fails at start
+        enc = store.encryption
+        self._encryption = {"encrypted": enc.encrypted, "key": enc.key_where, "describe": enc.describe()}
+        if not enc.encrypted:
+            loud = "SQLCIPHER IS MISSING: " if crypto.CIPHER is None else ""
+            log.warning("%sUNENCRYPTED: the database %s is stored in plain text (%s). Any process or person who "
+                        "can read the file can read your memory.", loud, self.settings.db_path, enc.why_not)
+
+    async def _load_embedder(self) -> None:
+        from .backends import build_embedder
+
+        try:
+            self._embedder = await asyncio.to_thread(build_embedder, self.settings.models)
+        except ModelError as exc:
+            log.warning("no embedder, search is full-text only: %s", exc)
+            self._embedder = None
+
+    def _sink(self, obs: Observation) -> None:
+        """Store and queue one observation (called in an observer's thread, after the privacy filter)."""
+        enqueue(self.store(), [obs])
+
+    def _start_observers(self) -> None:
+        observers, self._observer_notes = build_observers(self.settings, self._sink)
+        self.supervisor = Supervisor(observers)
+        self.supervisor.start()
+        for note in self._observer_notes:
+            log.info("observer %s", note)
+        log.info("observers running: %s", ", ".join(o.name for o in observers) or "none")
+
+    async def _drain(self, api: asyncio.Task[None], api_stop: asyncio.Event) -> None:
+        start = time.monotonic()
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+        await asyncio.gather(self.supervisor.stop(), self.worker.stop(self.settings.daemon.stop_timeout_s),
+                             return_exceptions=True)
+        api_stop.set()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(api, 2.0)
+        self._stores.close()
+        log.info("stopped in %.1f s", time.monotonic() - start)
+
+    async def reload(self) -> None:
+        """SIGHUP: read the config again; restart what depends on what changed."""
+        try:
+            new = self._reload_settings()
+        except Exception as exc:  # a broken file keeps the running config
+            log.error("SIGHUP: config not reloaded: %s", exc)
+            return
+        old, self.settings = self.settings, new
+        logging.getLogger().setLevel(new.daemon.log_level)
+        if new.observers != old.observers:
+            await self.supervisor.stop()
+            self._start_observers()
+        self.worker.reload(new)
+        if new.daemon != old.daemon:
+            self._start_jobs()
+        log.info("SIGHUP: config reloaded")
+
+    # -- scheduled jobs ---------------------------------------------------------------------------
+
+    def _start_jobs(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+        d = self.settings.daemon
+        scheduler = AsyncIOScheduler(event_loop=self._loop)
+        every = IntervalTrigger
+        scheduler.add_job(self._tick, every(seconds=d.flush_interval_s), id="pipeline", next_run_time=utcnow())
+        self._add(scheduler, "stats", self._stats, every(minutes=d.stats_interval_min))
+        self._add(scheduler, "decay", self._decay, every(hours=1), first=True)
+        self._add(scheduler, "checkpoint", self._checkpoint, every(minutes=d.checkpoint_interval_min))
+        self._add(scheduler, "backup", self._backup, CronTrigger(hour=d.maintenance_hour, minute=0))
+        self._add(scheduler, "gc", self._gc, CronTrigger(hour=d.maintenance_hour, minute=30))
+        scheduler.start()
+        self._scheduler = scheduler
+
+    def _add(self, scheduler: AsyncIOScheduler, name: str, fn: Callable[[], Any], trigger: Any,
+             first: bool = False) -> None:
+        """A blocking job, run in a thread; its last result or error goes into status()['jobs']."""
+
+        async def job() -> None:
+            started = utcnow()
+            try:
+                result = await asyncio.to_thread(fn)
+                self.jobs[name] = {"last_run": started.isoformat(), "ok": True, "result": result}
+                log.info("job %s: %s", name, result)
+            except Exception as exc:
+                self.jobs[name] = {"last_run": started.isoformat(), "ok": False, "error": f"{type(exc).__name__}: {exc}"}
+                log.exception("job %s failed", name)
+
+        scheduler.add_job(job, trigger, id=name, coalesce=True, max_instances=1,
+                          **({"next_run_time": utcnow()} if first else {}))
+
+    async def _tick(self) -> None:
+        self.worker.wake(flush=False)
+
+    def _stats(self) -> dict[str, int]:
+        report = stats.update(self.store(), self.settings.daemon.user_name, embed=lambda t: self.embed(t))
+        return {"added": len(report.added), "revised": len(report.revised)}
+
+    def _decay(self) -> dict[str, Any]:
+        """Bookkeeping only: recency decays at query time (half-life), so nothing is rewritten here; this
+        counts how many current propositions have faded below `FADED` for the status report."""
+        props = self.store().recent(10_000, SearchFilters(status=("current",)))
+        now = utcnow()
+        faded = sum(1 for p in props if p.recency(now) < FADED)
+        return {"current": len(props), "faded": faded}
+
+    def _checkpoint(self) -> dict[str, int]:
+        busy, log_pages, done = self.store().db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return {"busy": busy, "wal_pages": log_pages, "checkpointed": done}
+
+    def _backup(self) -> dict[str, Any]:
+        keep = self.settings.daemon.backup_keep
+        if keep == 0:
+            return {"skipped": "[daemon] backup_keep = 0"}
+        return nightly_backup(self.store(), self.settings.backups_path, keep)
+
+    def _gc(self) -> dict[str, Any]:
+        return run_gc(self.store(), self.settings)
+
+
+def nightly_backup(store: Store, folder: Path, keep: int, now: datetime | None = None) -> dict[str, Any]:
+    """A VACUUM INTO copy named by its UTC time, then only the newest `keep` backups are kept."""
+    when = (now or utcnow()).strftime("%Y%m%dT%H%M%SZ")
+    path = store.backup(folder / f"tacit-{when}.db")
+    backups = sorted(folder.glob("tacit-*Z.db"))
+    removed = [p.name for p in backups[:-keep]]
+    for old in backups[:-keep]:
+        old.unlink(missing_ok=True)
+    return {"backup": path.name, "bytes": path.stat().st_size, "removed": removed}
+
+
+def run_daemon(settings: Settings, reload: Callable[[], Settings] | None = None) -> int:
+    """Foreground: take the pidfile, run until stopped, release it."""
+    from .lifecycle import PidFile
+
+    setup_logging(settings.daemon.log_level)
+    pidfile = PidFile(settings.pid_path)
+    pidfile.acquire()
+    if pidfile.replaced_stale is not None and pidfile.replaced_stale != os.getpid():
+        log.warning("stale pidfile (pid %s is not running tacit) replaced", pidfile.replaced_stale)
+    try:
+        return asyncio.run(_run(settings, reload))
+    finally:
+        pidfile.release()
+
+
+async def _run(settings: Settings, reload: Callable[[], Settings] | None) -> int:
+    return await Daemon(settings, reload).run()

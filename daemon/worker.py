@@ -1,0 +1,335 @@
+"""The model child: the pipeline's model work runs in a separate process, so a llama.cpp crash never
+takes down capture or the API.
+
+The child opens its own connection to the store (SQLite in WAL mode keeps
+the two processes apart), loads the LLM and the embedder once, and runs
+queue passes (pipeline/queue.py) when the daemon wakes it. The queue
+commits each try of a segment before the model starts on it, so a child
+that dies mid-segment has used up one try: the daemon restarts it with a
+doubling delay, the next pass redoes the segment, and a segment that kills
+the child every time is quarantined after `worker_max_tries` tries
+(quarantine.record_crashes) instead of crashing it forever.
+
+Messages are small tuples over a multiprocessing pipe:
+parent -> child: ("run", flush) | ("stop",)
+child -> parent: ("ready", info) | ("begin", key) | ("pass", summary) | ("fatal", message)
+If the daemon dies (kill -9), the pipe closes and the child exits at once:
+its unfinished segment is redone by the next daemon.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from multiprocessing.connection import Connection
+from typing import Any
+
+from tacitd.memory.types import utcnow
+
+from .config import Settings
+from .logs import setup_logging
+
+log = logging.getLogger("tacit.worker")
+
+# Test-only: makes the child die the way a llama.cpp crash would, once a segment's try has begun.
+# "exit": os._exit(70) each time; "segv": SIGSEGV each time; "once": SIGSEGV on the first segment only
+# (a marker file in the data dir remembers it). Read only in the child; never set in real use.
+CRASH_ENV = "TACIT_TEST_WORKER_CRASH"
+
+
+# -- the child ----------------------------------------------------------------------------------------
+
+
+class _Stop(Exception):
+    """Raised between segments when the daemon asked the child to stop."""
+
+
+def child_main(settings: Settings, conn: Connection) -> None:
+    """Entry point of the model child (multiprocessing spawn)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal is the daemon's to handle
+    setup_logging(settings.daemon.log_level)
+    try:
+        pipeline, info = _load(settings)
+    except Exception as exc:  # a missing model or a bad store: restarting will not help, say why and stop
+        conn.send(("fatal", f"{type(exc).__name__}: {exc}"))
+        return
+    conn.send(("ready", info))
+    wake, stop = threading.Event(), threading.Event()
+    flush = [False]
+    threading.Thread(target=_listen, args=(conn, wake, stop, flush), daemon=True, name="parent-pipe").start()
+    while not stop.is_set():
+        wake.wait()
+        wake.clear()
+        if stop.is_set():
+            break
+        conn.send(("pass", _one_pass(pipeline, settings, conn, stop, flush[0])))
+        flush[0] = False
+
+
+def _listen(conn: Connection, wake: threading.Event, stop: threading.Event, flush: list[bool]) -> None:
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            os._exit(0)  # the daemon is gone: its successor redoes the unfinished segment
+        if message[0] == "stop":
+            stop.set()
+            wake.set()
+            return
+        flush[0] = flush[0] or bool(message[1])
+        wake.set()
+
+
+def _load(settings: Settings) -> tuple[Any, dict[str, Any]]:
+    from tacitd.memory.store import Store
+    from tacitd.models.errors import ModelError
+
+    from .backends import build_embedder, build_llm
+    from .ops import embed_for
+    from .pipeline.run import Pipeline
+
+    start = time.perf_counter()
+    store = Store(settings.db_path)
+    llm = build_llm(settings.models, nice=19)  # capture, the API and the user's own work come first
+    try:
+        embedder = build_embedder(settings.models)
+    except ModelError as exc:
+        log.warning("no embedder, propositions get no vectors: %s", exc)
+        embedder = None
+    pipeline = Pipeline(store, llm, lambda text: embed_for(store, embedder, text), user=settings.daemon.user_name)
+    return pipeline, {"model": llm.name, "load_s": round(time.perf_counter() - start, 2), "pid": os.getpid()}
+
+
+def _one_pass(pipeline: Any, settings: Settings, conn: Connection, stop: threading.Event,
+              flush: bool) -> dict[str, Any]:
+    from .pipeline import queue
+    from .pipeline.quarantine import RetryPolicy
+
+    params = queue.PipelineParams(retry=RetryPolicy(max_tries=settings.daemon.worker_max_tries))
+    calls_before = len(pipeline.llm.usage.calls)
+    crash = os.environ.get(CRASH_ENV)
+
+    def step(screened: Any) -> queue.Outcome:
+        conn.send(("begin", screened.segment.key))
+        if crash:
+            _crash_for_tests(crash, settings)
+        return pipeline.step(screened)
+
+    def after(key: str, state: str) -> None:
+        if stop.is_set():
+            raise _Stop
+
+    start = time.perf_counter()
+    report = queue.RunReport()
+    with contextlib.suppress(_Stop):
+        report = queue.run(pipeline.store, step, params, flush=flush, on_segment=after)
+    calls = pipeline.llm.usage.calls[calls_before:]
+    tokens, seconds = sum(c.completion_tokens for c in calls), sum(c.seconds for c in calls)
+    return {**report.summary(), "finished_at": utcnow().isoformat(), "seconds": round(time.perf_counter() - start, 2),
+            "llm_calls": len(calls), "tok_s": round(tokens / seconds, 2) if seconds else None}
+
+
+def _crash_for_tests(mode: str, settings: Settings) -> None:
+    if mode == "once":
+        marker = settings.data_dir / "test-worker-crashed"
+        if marker.exists():
+            return
+        marker.touch()
+        mode = "segv"
+    if mode == "exit":
+        os._exit(70)
+    os.kill(os.getpid(), signal.SIGSEGV)
+
+
+# -- the daemon's side ------------------------------------------------------------------------------
+
+
+@dataclass
+class WorkerStatus:
+    state: str = "starting"  # off | starting | idle | busy | restarting | stopped
+    reason: str = ""
+    pid: int | None = None
+    model: str | None = None
+    load_s: float | None = None
+    tok_s: float | None = None
+    passes: int = 0
+    current_segment: str | None = None
+    last_batch: dict[str, Any] | None = None
+    crashes: int = 0
+    last_crash: dict[str, Any] | None = None
+    restart_at: datetime | None = None
+    history: list[str] = field(default_factory=list)  # the last few crashes, one line each
+
+    def as_dict(self) -> dict[str, Any]:
+        out = {k: v for k, v in self.__dict__.items() if k != "restart_at"}
+        out["restart_at"] = self.restart_at.isoformat() if self.restart_at else None
+        return out
+
+
+class ModelWorker:
+    """Starts the model child, wakes it, restarts it with backoff when it dies, and stops it."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.status = WorkerStatus()
+        self._proc: multiprocessing.process.BaseProcess | None = None
+        self._conn: Connection | None = None
+        self._stopping = False
+        self._reloading = False  # the child was asked to exit so that it restarts with new settings
+        self._delay = settings.daemon.worker_backoff_s
+        self._started_at = 0.0
+        self._restart: asyncio.TimerHandle | None = None
+        self._pending_flush: bool | None = None  # a wake that came while the child was not ready
+        self._exited = asyncio.Event()
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None and self._proc.is_alive() else None
+
+    def start(self) -> None:
+        ctx = multiprocessing.get_context("spawn")  # never fork a process that has threads and an event loop
+        parent, child = ctx.Pipe()
+        proc = ctx.Process(target=child_main, args=(self.settings, child), name="tacit-model", daemon=True)
+        proc.start()
+        child.close()
+        self._proc, self._conn, self._started_at = proc, parent, time.monotonic()
+        self._exited.clear()
+        self.status.state, self.status.pid, self.status.reason = "starting", proc.pid, "loading the model"
+        loop = asyncio.get_running_loop()
+        loop.add_reader(parent.fileno(), self._on_readable)
+        loop.add_reader(proc.sentinel, self._on_exit)
+        log.info("model child started (pid %s)", proc.pid)
+
+    def wake(self, flush: bool = False) -> None:
+        """Ask for a pass over the queue; coalesced with one already asked for."""
+        if self.status.state in ("idle", "busy") and self._conn is not None:
+            with contextlib.suppress(OSError):
+                self._conn.send(("run", flush))
+                return
+        self._pending_flush = bool(self._pending_flush) or flush
+
+    def _on_readable(self) -> None:
+        conn = self._conn
+        try:
+            while conn is not None and conn.poll():
+                self._handle(conn.recv())
+        except (EOFError, OSError):
+            asyncio.get_running_loop().remove_reader(conn.fileno())
+
+    def _handle(self, message: tuple[Any, ...]) -> None:
+        kind, body = message[0], message[1] if len(message) > 1 else None
+        s = self.status
+        if kind == "ready":
+            s.state, s.reason, s.model, s.load_s = "idle", "", body["model"], body["load_s"]
+            log.info("model %s ready in %.1f s", body["model"], body["load_s"])
+            if self._pending_flush is not None:
+                flush, self._pending_flush = self._pending_flush, None
+                self.wake(flush)
+        elif kind == "begin":
+            s.state, s.current_segment = "busy", body
+            log.debug("segment %s: started", body)
+        elif kind == "pass":
+            s.state, s.current_segment, s.passes = "idle", None, s.passes + 1
+            if body["segments"]:
+                s.last_batch = body
+                log.info("pass: %s segment(s), %s processed, %s quarantined, %s proposition(s) written in %.1f s",
+                         body["segments"], body["processed"], body["quarantined"], body["propositions_written"],
+                         body["seconds"])
+            s.tok_s = body["tok_s"] if body["tok_s"] is not None else s.tok_s
+            if time.monotonic() - self._started_at >= self.settings.daemon.worker_max_backoff_s:
+                self._delay = self.settings.daemon.worker_backoff_s  # it has stayed up: the next crash starts over
+        elif kind == "fatal":
+            s.state, s.reason = "off", f"cannot load the model: {body}"
+            log.error("model child: %s; the pipeline is off until the config is fixed (SIGHUP reloads)", body)
+
+    def _on_exit(self) -> None:
+        loop = asyncio.get_running_loop()
+        proc, conn = self._proc, self._conn
+        assert proc is not None and conn is not None
+        loop.remove_reader(proc.sentinel)
+        self._on_readable()  # what it said before it died
+        with contextlib.suppress(Exception):
+            loop.remove_reader(conn.fileno())
+        conn.close()
+        proc.join(0)
+        self._exited.set()
+        code = proc.exitcode
+        s = self.status
+        s.pid = None
+        if self._stopping or s.state == "off":
+            s.state = "stopped" if self._stopping else s.state
+            return
+        if self._reloading:
+            self._reloading = False
+            self.start()
+            return
+        self._record_crash(code)
+        s.state, s.restart_at = "restarting", utcnow()
+        s.reason = f"restarting in {self._delay:.1f} s after a crash"
+        log.error("model child died (%s) during segment %s; restarting in %.1f s",
+                  s.last_crash["how"] if s.last_crash else code, s.current_segment, self._delay)
+        self._restart = loop.call_later(self._delay, self._restart_now)
+        self._delay = min(self._delay * 2, self.settings.daemon.worker_max_backoff_s)
+        if s.current_segment is not None:
+            self._pending_flush = bool(self._pending_flush)  # retry the segment soon after the restart
+
+    def _record_crash(self, code: int | None) -> None:
+        s = self.status
+        how = f"signal {signal.Signals(-code).name}" if code is not None and code < 0 else f"exit status {code}"
+        s.crashes += 1
+        s.last_crash = {"at": utcnow().isoformat(), "exitcode": code, "how": how, "segment": s.current_segment}
+        s.history = [*s.history[-4:], f"{s.last_crash['at']} {how} (segment {s.current_segment})"]
+        s.current_segment = None
+
+    def _restart_now(self) -> None:
+        self._restart = None
+        if not self._stopping:
+            self.start()
+
+    async def stop(self, timeout_s: float) -> None:
+        """Ask the child to stop after its segment; kill it when that takes longer than `timeout_s`.
+
+        A killed segment stays open and the next daemon redoes it.
+        """
+        self._stopping = True
+        if self._restart is not None:
+            self._restart.cancel()
+        proc = self._proc
+        if proc is None or not proc.is_alive():
+            self.status.state = "stopped"
+            return
+        with contextlib.suppress(OSError):
+            assert self._conn is not None
+            self._conn.send(("stop",))
+        try:
+            await asyncio.wait_for(self._exited.wait(), timeout_s)
+        except TimeoutError:
+            log.warning("model child still busy after %.1f s; killing it (its segment is redone next time)",
+                        timeout_s)
+            proc.kill()
+            await asyncio.wait_for(self._exited.wait(), 5)
+        self.status.state = "stopped"
+
+    def reload(self, settings: Settings) -> None:
+        """New settings: the child finishes its segment, exits and starts again with them."""
+        changed = (settings.models, settings.daemon, settings.data_dir) != \
+            (self.settings.models, self.settings.daemon, self.settings.data_dir)
+        self.settings = settings
+        self._delay = settings.daemon.worker_backoff_s
+        if self._stopping or not changed and self.status.state != "off":
+            return
+        if self._proc is not None and self._proc.is_alive():
+            self._reloading = True
+            with contextlib.suppress(OSError):
+                assert self._conn is not None
+                self._conn.send(("stop",))
+        elif self._restart is None:
+            self.start()

@@ -1,0 +1,88 @@
+"""`tacit daemon` as a real process: status, jobs, pidfile, SIGTERM, SIGHUP, and the unencrypted warning."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+
+from daemon_proc import MAIN, daemon, running_daemon, wait_until  # noqa: F401  (fixture)
+from tacitd.daemon.lifecycle import pid_state
+
+
+def tacit(d, *args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", MAIN, *args], env=d.env, capture_output=True, text=True,
+                          timeout=60, check=check)
+
+
+def test_status_reports_the_running_daemon_and_sigterm_ends_it(daemon):
+    s = daemon.status()
+    d = s["daemon"]
+    assert d["pid"] == daemon.pid
+    assert d["worker"]["state"] == "off" and "pipeline" in d["worker"]["reason"]
+    assert {o["name"]: o["on"] for o in d["observers"]} == dict.fromkeys(("screen", "window", "input", "files"),
+                                                                         False)
+    assert d["process"]["rss_mb"] > 10 and d["encryption"]["encrypted"] is True
+    assert pid_state(daemon.data_dir / "tacit.pid").running
+
+    out = tacit(daemon, "status", "--json")
+    assert out.returncode == 0, out.stderr
+    facts = json.loads(out.stdout)
+    assert facts["running"] is True and facts["answering"] is True and facts["daemon"]["pid"] == daemon.pid
+
+    assert daemon.stop() < 10
+    assert daemon.proc.returncode == 0
+    assert not daemon.socket.exists()
+    assert not (daemon.data_dir / "tacit.pid").exists()
+    gone = tacit(daemon, "status", "--json")
+    assert gone.returncode == 3 and json.loads(gone.stdout)["running"] is False
+
+
+def test_a_second_daemon_on_the_same_data_refuses_and_the_first_keeps_running(daemon):
+    second = subprocess.run([sys.executable, "-c", MAIN, "daemon"], env=daemon.env, capture_output=True, text=True,
+                            timeout=60)
+    assert second.returncode != 0
+    assert f"already running (pid {daemon.pid})" in second.stderr
+    assert daemon.status()["daemon"]["pid"] == daemon.pid
+
+
+def test_sighup_reloads_the_config_and_a_broken_file_keeps_the_running_one(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text('[observers]\nenabled = []\n')
+    with running_daemon(tmp_path, model=None, env={"TACIT_CONFIG": str(config), "TACIT_OBSERVERS__ENABLED": None}) as d:
+        config.write_text('[observers]\nenabled = ["files"]\nfiles_paths = ["%s"]\n' % tmp_path)
+        os.kill(d.pid, signal.SIGHUP)
+        files = wait_until(lambda: next(o for o in d.status()["daemon"]["observers"] if o["name"] == "files")["on"]
+                           or None, 30, what="the files observer after SIGHUP")
+        assert files is True
+        config.write_text("[observers\n")  # not TOML
+        os.kill(d.pid, signal.SIGHUP)
+        wait_until(lambda: "config not reloaded" in d.log_text(), 30, what="the reload error in the log")
+        assert next(o for o in d.status()["daemon"]["observers"] if o["name"] == "files")["on"] is True
+
+
+def test_scheduled_jobs_run_and_report(daemon):
+    jobs = wait_until(lambda: daemon.status()["daemon"]["jobs"].get("decay"), 30, what="the decay job")
+    assert jobs["ok"] is True and jobs["result"] == {"current": 0, "faded": 0}
+
+
+def test_the_pipeline_processes_pushed_observations_and_logs_no_text_at_info(tmp_path):
+    secret_ish = "Quarterly plan for the Zanzibar merger"
+    hour_ago = (datetime.now(UTC) - timedelta(hours=1)).isoformat()  # quiet long enough to form a segment
+    with running_daemon(tmp_path) as d:
+        r = d.post("/v1/observations", json={"observations": [
+            {"text": f"{secret_ish}, line {i}", "app": "editor", "window_title": "plan.md", "captured_at": hour_ago}
+            for i in range(3)]})
+        assert r.status_code in (200, 201), r.text
+        done = wait_until(lambda: (s := d.status())["queue"]["processed"] + s["queue"]["quarantined"] >= 3 and s,
+                          180, 0.2, "the pushed observations to be processed")
+        worker = done["daemon"]["worker"]
+        assert worker["model"] == "gemma3-270m" and worker["crashes"] == 0
+        assert wait_until(lambda: d.status()["daemon"]["worker"]["last_batch"], 30)["segments"] >= 1
+        assert d.get("/v1/search", params={"q": "Zanzibar merger"}).status_code == 200
+    log = d.log_text()
+    assert "level=INFO" in log and "pass: " in log
+    assert "Zanzibar" not in log
