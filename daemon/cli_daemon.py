@@ -139,7 +139,9 @@ def _when(iso: str | None) -> str:
 
 
 def _print_status(facts: dict[str, Any], socket_path: Path) -> None:
-    out = render.console.print
+    def out(line: str) -> None:  # reasons quote config sections ("[daemon] ..."): not markup
+        render.console.print(line, markup=False, soft_wrap=True)
+
     d, q = facts["daemon"], facts["queue"]
     out(f"tacit is running (pid {d['pid']}, up {_span(d['uptime_s'])}); API on {socket_path}")
     out(f"queue: {q.get('pending', 0)} pending, {q.get('segmented', 0)} in segments, "
@@ -157,14 +159,13 @@ def _print_status(facts: dict[str, Any], socket_path: Path) -> None:
                                   + ("" if o["on"] else f" ({o['reason']})") for o in d["observers"]))
     if facts["paused"]:
         until = facts.get("paused_until")
-        out(f"[yellow]paused until {format_local(datetime.fromisoformat(until)) if until else '`tacit resume`'}"
-            "[/yellow]")
+        out(f"paused until {format_local(datetime.fromisoformat(until)) if until else '`tacit resume`'}")
     p = d["process"]
     child = (f"; model child RSS {p['model_child_rss_mb']:.0f} MB, CPU {p['model_child_cpu_s']:.0f} s"
              if "model_child_rss_mb" in p else "")
     out(f"daemon: RSS {p['rss_mb']:.0f} MB, CPU {p['cpu_s']:.1f} s{child}")
     enc = d.get("encryption", {})
-    out(enc.get("describe") or ("encrypted" if facts["encrypted"] else "[red]NOT encrypted[/red]"))
+    out(enc.get("describe") or ("encrypted" if facts["encrypted"] else "NOT encrypted"))
 
 
 @click.group()
@@ -205,24 +206,25 @@ def install(app: App, no_enable: bool, as_json: bool) -> None:
     if no_enable:
         render.console.print("Start it with: " + " && ".join(" ".join(c) for c in target.enable))
     for line in problems:
-        render.console.print(f"[yellow]{line}[/yellow]")
+        render.console.print(line, style="yellow", markup=False)
 
 
 @service.command()
+@click.option("--no-disable", is_flag=True, help="Only remove the file; do not stop or unload the service.")
 @json_option
 @pass_app
-def uninstall(app: App, as_json: bool) -> None:
+def uninstall(app: App, no_disable: bool, as_json: bool) -> None:
     """Stop and remove the service file (the data stays)."""
     try:
         target = lifecycle.service_file()
     except lifecycle.LifecycleError as exc:
         raise click.ClickException(str(exc)) from exc
     existed = target.path.exists()
-    problems = lifecycle.run_commands(target.disable) if existed else []
+    problems = lifecycle.run_commands(target.disable) if existed and not no_disable else []
     target.path.unlink(missing_ok=True)
     if as_json:
         emit_json({"kind": target.kind, "path": str(target.path), "removed": existed, "problems": problems})
         return
     render.console.print(f"Removed {target.path}." if existed else f"No service installed at {target.path}.")
     for line in problems:
-        render.console.print(f"[yellow]{line}[/yellow]")
+        render.console.print(line, style="yellow", markup=False)
