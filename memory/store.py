@@ -312,12 +312,15 @@ class Store:
         *,
         evidence: Iterable[int] = (),
         embedding: Vector | None = None,
+        inherit_evidence: bool = True,
         **changes: Any,
     ) -> Proposition:
         """Write a new version with `changes`; the old one is closed, never overwritten.
 
-        The new version inherits the old one's evidence, and its vector when
-        the text did not change.
+        The new version inherits the old one's evidence (unless
+        `inherit_evidence` is False: a claim that contradicts the old one is
+        not backed by what backed it; the old version keeps its own), and its
+        vector when the text did not change.
         """
         allowed = {"text", "reasoning", "confidence", "half_life_days", "source"}
         if unknown := set(changes) - allowed:
@@ -340,11 +343,12 @@ class Store:
             )
             self._touch(old.id, now, status="superseded", valid_to=to_db_time(now))
             new_id = self._insert_proposition(new)
-            self._conn.execute(
-                "INSERT INTO evidence (proposition_id, observation_id, created_at) "
-                "SELECT ?, observation_id, created_at FROM evidence WHERE proposition_id = ?",
-                [new_id, old.id],
-            )
+            if inherit_evidence:
+                self._conn.execute(
+                    "INSERT INTO evidence (proposition_id, observation_id, created_at) "
+                    "SELECT ?, observation_id, created_at FROM evidence WHERE proposition_id = ?",
+                    [new_id, old.id],
+                )
             self._link(new_id, evidence, now)
             if embedding is None and new.text == old.text:
                 embedding = self.vectors.embeddings([old.id]).get(old.id)

@@ -76,3 +76,40 @@ def test_noise_frames_are_removed_from_a_segment_that_has_real_work():
 def test_doing_and_ordinary_text_is_not_noise(frame):
     assert noise(Observation(observer="screen", **frame)) is None
     assert screen(seg(frame)).action == "propose"
+
+
+@pytest.mark.parametrize(("frame", "marker"), [
+    # a price pitched with a second hint
+    ({"app": "firefox", "url": "https://www.sunbreaks.example/madeira", "window_title": "Madeira breaks",
+      "text": "Madeira, 4 nights from £289 pp. Limited offer, flights and hotel included"}, "from £289"),
+    ({"app": "firefox", "url": "https://shop.example.com/boots", "window_title": "Trail boots",
+      "text": "Trail boots, was $180 now $99. While stocks last"}, "was $180"),
+    # a page served by an advert network, whatever it says
+    ({"app": "firefox", "url": "https://tpc.googlesyndication.com/simgad/123", "window_title": "Advert",
+      "text": "The cloud your team deserves. Migrate in a weekend"}, "googlesyndication.com"),
+    ({"app": "firefox", "url": "https://ads.example.net/c/991", "window_title": "Cruise",
+      "text": "Seven nights in the Caribbean. Ocean views"}, "ads.example.net"),
+    # a mailing's footer and one hint
+    ({"app": "thunderbird", "window_title": "Inbox — Thunderbird",
+      "text": "New arrivals for autumn: wool coats and scarves\nThis email was sent to sam@example.org"},
+     "this email was sent to"),
+])
+def test_pitched_prices_advert_networks_and_mailing_footers_are_noise(frame, marker):
+    why = noise(Observation(observer="screen", **frame))
+    assert why is not None and why.startswith(("advert", "promotional mail")) and marker.lower() in why.lower()
+    assert screen(seg(frame)).action == "skip"
+
+
+@pytest.mark.parametrize("frame", [
+    # the user's own flight search: prices, but no pitch
+    {"app": "firefox", "url": "https://www.skyscanner.net/osaka", "window_title": "Flights to Osaka — Skyscanner",
+     "text": "London to Osaka Kansai, 12 to 26 March, 2 adults\nCheapest: 612 GBP with Finnair via Helsinki"},
+    # a hotel search result: a price per night is one hint, not two
+    {"app": "firefox", "url": "https://www.booking.com/searchresults.html?ss=Kyoto", "window_title": "Kyoto hotels",
+     "text": "Kyoto: 214 properties found\nRyokan Gion, 3 nights, 14 to 17 March\n€120 per night"},
+    # a budget in the user's own document
+    {"app": "firefox", "url": "https://docs.google.com/document/d/1x", "window_title": "Q4 grant proposal",
+     "text": "Budget: 18,000 EUR, from $5,000 per month of field work. Limited offer from the vendor"},
+])
+def test_prices_without_a_pitch_and_prices_in_own_work_are_not_noise(frame):
+    assert noise(Observation(observer="screen", **frame)) is None

@@ -213,13 +213,16 @@ def test_default_model_does_not_obey_an_injection(qwen):
         assert all(p.confidence < 1 for p in result.propositions)
 
 
-@pytest.mark.xfail(strict=True, reason="known weakness: for an advert without the screen's markers, Qwen 1.5B wrote "
-                   "'Sam is planning a Caribbean cruise with Royal Seas' and labelled it basis 'did' (2026-11-22)")
 def test_default_model_learns_nothing_from_an_ad_the_screen_let_through(qwen):
+    """Cheap rules first (tests/test_pipeline_screen.py), the prompt second: a landing page with one hint.
+
+    Before drafts named their evidence and basis first and text was marked 'page shows', Qwen 1.5B wrote
+    'Sam is planning a Caribbean cruise with Royal Seas' with basis 'did' here.
+    """
     cruise = screened(("firefox", "Caribbean cruises — Royal Seas",
                        "Sail the Bahamas: 7 nights from $599 per person. Ocean-view cabins, all meals included. "
                        "Departures from Miami every Saturday."), url="https://www.royalseas-cruises.com/bahamas")
-    assert cruise.action == "propose"  # no marker the cheap rules know: the prompt is the second screen
+    assert cruise.action == "propose"  # one hint (a price from $599) is not enough for the rules
     result = propose(qwen, cruise, user_name="Sam")
     said = " ".join(p.text.lower() for p in result.propositions)
     assert "bahamas" not in said and "cruise" not in said and "trip" not in said, said

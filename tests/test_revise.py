@@ -112,6 +112,7 @@ def test_a_changed_date_goes_to_the_model_and_a_contradiction_supersedes_with_hi
     [action] = out.actions
     assert isinstance(action, Revise) and action.changes["text"].endswith("in April")
     assert action.changes["confidence"] == 0.5  # the old claim's support does not back the new one
+    old_evidence = {o.id for o in store.evidence_for(old.id)}
     with store.transaction():
         [new_id] = apply(store, out.actions)
     assert {p.text for p in store.history(new_id)} == {"Sam is planning a trip to Osaka in March",
@@ -119,6 +120,10 @@ def test_a_changed_date_goes_to_the_model_and_a_contradiction_supersedes_with_hi
     before = store.get(old.id)
     assert before.status == "superseded" and before.valid_to is not None
     assert store.get(new_id).status == "current" and store.get(new_id).version == 2
+    # the new claim carries only the evidence that contradicted the old one; the old version keeps its own
+    assert {o.id for o in store.evidence_for(new_id)} == set(ids)
+    assert {o.id for o in store.evidence_for(old.id)} == old_evidence and not old_evidence & set(ids)
+    assert store.queue.support([new_id])[new_id].sessions == 1
 
 
 def test_a_refinement_is_a_new_version_that_keeps_the_support(store, embed):
@@ -169,11 +174,31 @@ def test_an_unrelated_draft_is_added_with_the_single_session_prior(store, embed)
     assert isinstance(action, Add) and action.proposition.confidence == 0.5 and judge.asked == []
 
 
-def test_two_drafts_of_one_segment_that_say_the_same_thing_keep_the_first(store, embed):
-    out = revise(store, Judge(), [draft("Sam is training a reward model in PyTorch"),
-                                  draft("Sam trains a PyTorch reward model")], observe(store, DAY1), embed, DAY1)
-    assert [type(a) for a in out.actions] == [Add]
+@pytest.mark.parametrize("second", [
+    "Sam trains a PyTorch reward model",  # a paraphrase (cosine 0.95)
+    "Sam is training a reward model in PyTorch",  # word for word
+    "Sam writes a pairwise loss for a reward model",  # the same activity from another side (0.70)
+])
+def test_drafts_of_one_segment_that_say_one_thing_are_stored_once(store, embed, second):
+    judge = Judge()
+    out = revise(store, judge, [draft("Sam is training a reward model in PyTorch"), draft(second)],
+                 observe(store, DAY1), embed, DAY1)
+    assert [type(a) for a in out.actions] == [Add] and judge.asked == []
     assert [d.by for d in out.decisions] == ["embedding", "batch"]
+    assert out.decisions[1].relation == "identical" and "in PyTorch" in out.decisions[1].reason
+
+
+def test_drafts_of_one_segment_about_different_aspects_are_each_stored(store, embed):
+    texts = ["Sam is planning a trip to Osaka in March", "Sam is booking a ryokan in Kyoto near Gion"]  # 0.62
+    out = revise(store, Judge(), [draft(t) for t in texts], observe(store, DAY1), embed, DAY1)
+    assert [a.proposition.text for a in out.actions] == texts
+
+
+def test_without_vectors_only_equal_drafts_are_merged(store):
+    texts = ["Sam is training a reward model in PyTorch", "Sam  is training a reward model in pytorch",
+             "Sam trains a PyTorch reward model"]
+    out = revise(store, Judge(), [draft(t) for t in texts], observe(store, DAY1), None, DAY1)
+    assert [a.proposition.text for a in out.actions] == [texts[0], texts[2]]
 
 
 def test_stats_propositions_are_never_candidates(store, embed):
@@ -198,6 +223,8 @@ def test_the_three_answers_give_the_relation(relation):
 def test_bad_thresholds_are_refused():
     with pytest.raises(ValueError, match="related_at"):
         ReviseParams(identical_at=0.5, related_at=0.8)
+    with pytest.raises(ValueError, match="same_segment_at"):
+        ReviseParams(same_segment_at=1.5)
 
 
 # -- the real default model on the middle band ------------------------------------------------
@@ -206,8 +233,8 @@ def test_bad_thresholds_are_refused():
 def test_real_model_supersedes_a_contradicted_claim_and_keeps_its_history(store, embed, qwen):
     old = stored(store, embed, "Sam writes Python in Vim")
     when = DAY1 + timedelta(days=3)
-    out = revise(store, qwen, [draft("Sam switched from Vim to VS Code for writing Python")],
-                 observe(store, when), embed, when)
+    ids = observe(store, when)
+    out = revise(store, qwen, [draft("Sam switched from Vim to VS Code for writing Python")], ids, embed, when)
     [d] = out.decisions
     assert d.by == "model" and d.relation == "contradicts", d.reason
     with store.transaction():
@@ -216,6 +243,7 @@ def test_real_model_supersedes_a_contradicted_claim_and_keeps_its_history(store,
     assert {p.text: p.status for p in store.history(new_id)} == {
         "Sam writes Python in Vim": "superseded", "Sam switched from Vim to VS Code for writing Python": "current"}
     assert np.isclose(store.get(new_id).confidence, 0.5)
+    assert [o.id for o in store.evidence_for(new_id)] == ids and store.evidence_for(old.id)  # history keeps its own
 
 
 def test_real_model_does_not_store_again_a_claim_the_user_rejected(store, embed, qwen):

@@ -43,7 +43,7 @@ from tacitd.observers.privacy import PrivacyFilter
 
 from .activity import EDITORS, TERMINALS
 from .confidence import confidence
-from .screen import Screened
+from .screen import Screened, is_doing
 
 MAX_SESSION_CHARS = 1800
 MAX_OBSERVATION_CHARS = 600
@@ -110,7 +110,14 @@ def _field(value: str) -> str:
 
 
 def session_text(observations: Sequence[Observation]) -> tuple[str, int]:
-    """One line per observation (app, window, minutes, text), neutralised and capped; and how many removed."""
+    """One line per observation (app, window, minutes, text), neutralised and capped; and how many removed.
+
+    Text is labelled 'typed' (an editor, terminal, office app or editing
+    site: screen.is_doing) or 'page shows' (what a site or an app displayed),
+    so the model can tell a booking the user made from a page selling one
+    (Qwen 1.5B kept 'own work'/'shown' apart less well: it read a cruise
+    page's title as the user's search).
+    """
     lines, removed = [], 0
     for o in observations:
         parts = [f"app: {_field(o.app or o.observer)}"]
@@ -121,7 +128,7 @@ def session_text(observations: Sequence[Observation]) -> tuple[str, int]:
         if o.text.strip():
             text, n = neutralise(o.text)
             removed += n
-            parts.append("text: " + text[:MAX_OBSERVATION_CHARS])
+            parts.append(("typed: " if is_doing(o) else "page shows: ") + text[:MAX_OBSERVATION_CHARS])
         lines.append(" | ".join(parts))
     return "\n".join(lines)[:MAX_SESSION_CHARS], removed
 

@@ -54,12 +54,16 @@ class Link:
 
 @dataclass(frozen=True)
 class Revise:
-    """refines or contradicts: a new version; the old one is closed with `valid_to`, never overwritten."""
+    """refines or contradicts: a new version; the old one is closed with `valid_to`, never overwritten.
+
+    `inherit_evidence` is False for a contradiction: the new claim carries only its own evidence.
+    """
 
     proposition_id: int
     changes: dict[str, Any]
     evidence: Sequence[int] = ()
     embedding: Vector | None = None
+    inherit_evidence: bool = True
 
 
 Action = Add | Link | Revise
@@ -106,7 +110,7 @@ def apply(store: Store, actions: Sequence[Action]) -> list[int]:
             ids.append(store.link_evidence(action.proposition_id, action.evidence).id)
         else:
             ids.append(store.revise(action.proposition_id, evidence=action.evidence, embedding=action.embedding,
-                                    **action.changes).id)
+                                    inherit_evidence=action.inherit_evidence, **action.changes).id)
     return ids
 
 

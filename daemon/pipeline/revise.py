@@ -32,7 +32,8 @@ the transaction that finishes the segment:
 - refines: `Revise` with the new text: a new version, the old one closed;
 - contradicts: `Revise` as well: the old claim is superseded (status
   `superseded`, `valid_to` set) and the new text starts with the prior of
-  its one session, because the old claim's support does not back it;
+  its one session and carries only this segment's evidence, because the
+  old claim's support does not back it (the old version keeps its own);
 - unrelated: `Add` with the single-session prior;
 - a draft that is identical to, or refines, a rejected proposition is not
   stored: the user said no to that claim (nor one the model calls a
@@ -90,6 +91,10 @@ class ReviseParams:
     identical_at: float = 0.9  # cosine at or above (and nothing specific differs): the same claim, no model call
     related_at: float = 0.5  # cosine below: unrelated, no model call
     rejected_block_at: float = 0.8  # this close to a rejected claim, a "contradiction" is blocked too (see blocks)
+    # Two drafts of one segment this close are one claim said twice ("planning a trip to Osaka" / "looking for
+    # flights to Osaka": 0.82); different aspects of one activity stay apart ("... Osaka in March" / "booking
+    # a ryokan in Kyoto": 0.62; "writing a grant proposal" / "has a grant deadline on 1 December": 0.53).
+    same_segment_at: float = 0.7
     candidates: int = 5  # retrieved per draft
     max_tokens: int = 160
     confidence: ConfidenceParams = ConfidenceParams()
@@ -97,6 +102,8 @@ class ReviseParams:
     def __post_init__(self) -> None:
         if not -1 <= self.related_at <= self.identical_at <= 1:
             raise ValueError("revise: need -1 <= related_at <= identical_at <= 1")
+        if not -1 <= self.same_segment_at <= 1:
+            raise ValueError("revise: need -1 <= same_segment_at <= 1")
 
 
 @dataclass(frozen=True)
@@ -235,7 +242,7 @@ def action_for(store: Store, d: Decision, evidence: Sequence[int], embedding: Ve
     if d.relation == "contradicts":
         return Revise(tid, {"text": d.draft.text, "confidence": one, "half_life_days": d.draft.half_life_days,
                             "reasoning": f"{d.draft.reasoning} (replaces: {d.target.text}; {d.reason})"[:8000]},
-                      evidence, embedding)
+                      evidence, embedding, inherit_evidence=False)
     support = raised_support(store, tid, when)
     if d.relation == "refines":  # the support carries over; a confirm was of the old text, not of this one
         level = confidence(d.draft.confidence, support.model_copy(update={"confirmed": False}), params.confidence)
@@ -247,21 +254,46 @@ def action_for(store: Store, d: Decision, evidence: Sequence[int], embedding: Ve
     return Link(tid, evidence)
 
 
+def same_in_segment(drafts: Sequence[Proposition], vectors: Sequence[Vector | None],
+                    params: ReviseParams) -> list[int | None]:
+    """For each draft, the index of an earlier draft of the segment it repeats (None: it is new).
+
+    One segment is one activity, and a small model often says one thing
+    twice in it, in other words ("planning a trip to Osaka", "looking for
+    flights to Osaka"), or even word for word. Drafts this close
+    (`same_segment_at`) are one claim: the first is kept, and the store is
+    searched once, not once per wording. Without vectors, only equal texts match.
+    """
+    out: list[int | None] = []
+    for i, (draft, vector) in enumerate(zip(drafts, vectors, strict=True)):
+        match = None
+        for j in range(i):
+            if out[j] is not None:
+                continue
+            if " ".join(draft.text.lower().split()) == " ".join(drafts[j].text.lower().split()) or (
+                    vector is not None and vectors[j] is not None
+                    and cosine(np.asarray(vector), np.asarray(vectors[j])) >= params.same_segment_at):
+                match = j
+                break
+        out.append(match)
+    return out
+
+
 def revise(store: Store, llm: LLM | None, drafts: Sequence[Proposition], evidence: Sequence[int],
            embed: Embed | None, when: datetime, params: ReviseParams = ReviseParams()) -> Revised:
-    """Decide each draft against the store and against the drafts before it in this segment.
+    """Decide each draft against the store, after merging the drafts of this segment that say one thing.
 
     Nothing is written here: the actions go back to the queue, which applies
-    them with the segment's commit. Two drafts of one segment that say the
-    same thing (cosine at or above `identical_at`) keep the first.
+    them with the segment's commit. Drafts that repeat an earlier one of the
+    segment (same_in_segment) are decided as 'identical' to it, by 'batch',
+    and write nothing.
     """
     out = Revised()
-    kept: list[tuple[np.ndarray, Proposition]] = []
+    vectors = [embed(d.text) if embed else None for d in drafts]
     touched: set[int] = set()
-    for draft in drafts:
-        vector = embed(draft.text) if embed else None
-        if vector is not None and any(cosine(np.asarray(vector), v) >= params.identical_at for v, _ in kept):
-            out.decisions.append(Decision(draft, "identical", "batch", reason="repeats an earlier draft"))
+    for draft, vector, repeats in zip(drafts, vectors, same_in_segment(drafts, vectors, params), strict=True):
+        if repeats is not None:
+            out.decisions.append(Decision(draft, "identical", "batch", reason=f"repeats: {drafts[repeats].text}"))
             continue
         decision, calls = decide(llm, draft, related(store, draft, vector, params), params)
         out.llm_calls += calls
@@ -275,6 +307,4 @@ def revise(store: Store, llm: LLM | None, drafts: Sequence[Proposition], evidenc
         if target is not None:
             touched.add(target)
         out.actions.append(action)
-        if vector is not None:
-            kept.append((np.asarray(vector), draft))
     return out

@@ -10,6 +10,12 @@ before any model call, on text, title and URL:
   offer", "you are receiving this"), two hinting words ("sponsored",
   "unsubscribe"), or an ad label heading a short text (an ad card). One
   hinting word is not enough: a colleague may ask to be unsubscribed.
+  A price offered as a pitch ("from $599", "$39 per night", "was £80,
+  now £50") is one hint, however many prices the page shows: a shop or a
+  search result shows prices too, so it needs a second hint ("limited
+  offer", "book now", a mailing's footer). A page served from an advert
+  network (doubleclick.net, taboola.com, an ads.* host) is an advert by
+  its address alone.
   Noise is removed from the segment; a segment with nothing else is skipped.
 - news the user merely read: a segment whose only text is from news sites
   is kept but marked low-information, for the prompt to treat as seen,
@@ -44,14 +50,29 @@ STRONG: dict[str, tuple[str, ...]] = {
     "spam": ("you have won", "you've won", "claim your prize", "claim your reward", "congratulations! you",
              "double your bitcoin", "crypto giveaway", "inheritance fund", "work from home and earn"),
     "promotional mail": ("view this email in your browser", "you are receiving this", "no longer wish to receive",
-                         "update your subscription", "manage your email preferences"),
+                         "update your subscription", "manage your email preferences", "this email was sent to",
+                         "to stop receiving these emails", "you received this email because"),
 }
 WEAK: dict[str, tuple[str, ...]] = {
     "advert": ("sponsored", "advertisement", "shop now", "buy now", "order now", "book now", "special offer",
-               "free shipping", "deal ends", "sale ends", "lowest price", "% off", "act now", "click here"),
+               "free shipping", "deal ends", "sale ends", "lowest price", "% off", "act now", "click here",
+               "limited offer", "exclusive offer", "offer ends", "while stocks last", "don't miss", "book today",
+               "reserve now", "subscribe now", "sign up today", "start your free trial", "best price guarantee",
+               "promo code", "use code"),
     "spam": ("wire transfer", "lottery", "risk-free", "100% free", "verify your account", "earn $"),
-    "promotional mail": ("unsubscribe", "view in browser", "email preferences"),
+    "promotional mail": ("unsubscribe", "view in browser", "email preferences", "opt out"),
 }
+# A price offered as a pitch: "from $599", "only €39", "$120 per night", "was £80 now £50", "save $200".
+_MONEY = r"(?:[$€£¥]\s?\d[\d,.]*|\d[\d,.]*\s?(?:usd|eur|gbp|dollars|euros|pounds))"
+PRICE_OFFER = re.compile(
+    rf"\b(?:from|only|just|starting at|now|save)\s+{_MONEY}"
+    rf"|{_MONEY}\s*(?:per|a|/)\s*(?:person|night|month|year|week|pp)\b"
+    rf"|\bwas\s+{_MONEY}",
+    re.IGNORECASE)
+AD_HOSTS = ("doubleclick.net", "googlesyndication.com", "googleadservices.com", "adservice.google.com",
+            "taboola.com", "outbrain.com", "criteo.com", "criteo.net", "adnxs.com", "amazon-adsystem.com",
+            "adsrvr.org", "moatads.com", "adform.net", "media.net", "revcontent.com", "mgid.com")
+AD_HOST = re.compile(r"^(?:ads?|adserver|adclick|track\.ads?)\.")
 NOISE_SCORE = 2
 NEWS_HOSTS = (
     "nytimes.com", "washingtonpost.com", "wsj.com", "theguardian.com", "bbc.co.uk", "bbc.com", "cnn.com",
@@ -88,7 +109,18 @@ def _score(text: str, short: bool) -> tuple[int, dict[str, list[str]]]:
     if short and AD_LABEL.search(text):  # a bare 'Ad' or 'Sponsored' line heading a few lines: an ad card
         found["advert"].append("ad label")
         score += NOISE_SCORE
+    if offer := PRICE_OFFER.search(text):  # one point, however many prices: shops and search results show them too
+        found["advert"].append(offer.group(0))
+        score += 1
     return score, {k: v for k, v in found.items() if v}
+
+
+def ad_host(url: str | None) -> str | None:
+    """The advert network a page was served from, if it was."""
+    host = site(url)
+    if host and (AD_HOST.match(host) or any(host == h or host.endswith("." + h) for h in AD_HOSTS)):
+        return host
+    return None
 
 
 def is_doing(o: Observation) -> bool:
@@ -101,6 +133,8 @@ def noise(o: Observation) -> str | None:
     """Why this observation is an advert, spam or promotional mail; None when it is not."""
     if not o.text.strip() or is_doing(o):
         return None
+    if host := ad_host(o.url):
+        return f"advert (served by {host})"
     short = len([line for line in o.text.splitlines() if line.strip()]) <= SHORT_LINES
     score, hits = _score(f"{o.window_title or ''}\n{o.text}", short)
     if score < NOISE_SCORE:
