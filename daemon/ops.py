@@ -169,7 +169,8 @@ def activity(store: Store, days: int, now: datetime | None = None) -> ActivityRe
     """
     now = (now or utcnow()).astimezone()
     since = (now - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
-    minutes = timeline(list(store.queue.activity_since(since.astimezone(UTC))), StatsParams())
+    seen = list(store.queue.activity_since(since.astimezone(UTC)))
+    minutes = timeline(seen, StatsParams()) if seen else {}  # timeline() of nothing raises (stats.py, zip strict)
     seconds: dict[tuple[str, datetime], float] = defaultdict(float)
     for minute, o in minutes.items():
         local = datetime.fromtimestamp(minute * 60, UTC).astimezone()

@@ -21,7 +21,7 @@ from typing import Annotated, Any, Literal, Protocol
 
 import anyio
 import numpy as np
-from fastapi import FastAPI, Header, Query, Request
+from fastapi import FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from sse_starlette import EventSourceResponse
@@ -39,6 +39,8 @@ from . import events, schemas
 from .limits import MAX_BODY, BodyLimit
 
 API_VERSION = "1"
+MAX_ID = 2**63 - 1  # SQLite's INTEGER
+PropositionId = Annotated[int, Path(ge=1, le=MAX_ID)]
 Statuses = Annotated[list[Status] | None, Query(description="repeatable; default: current")]
 Sources = Annotated[list[Source] | None, Query(description="repeatable; default: any")]
 
@@ -156,14 +158,14 @@ def _reading_routes(app: FastAPI, services: Services) -> None:
         return schemas.SearchOut(query=q, results=hits)
 
     @app.get("/v1/propositions/recent", response_model=schemas.Listing)
-    def recent(limit: Annotated[int, Query(ge=1, le=1000)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
+    def recent(limit: Annotated[int, Query(ge=1, le=1000)] = 50, offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
                status: Statuses = None, source: Sources = None,
                min_confidence: Annotated[float, Query(ge=0, le=1)] = 0.0) -> schemas.Listing:
         """Propositions most recently learned, supported or changed, with support; page with offset."""
         return ops.listing(services.store(), limit, offset, _filters(None, min_confidence, status, source))
 
     @app.get("/v1/propositions/{proposition_id}", response_model=schemas.Detail)
-    def get(proposition_id: int) -> schemas.Detail:
+    def get(proposition_id: PropositionId) -> schemas.Detail:
         """One proposition with its version history, evidence, feedback and support."""
         return ops.detail(services.store(), proposition_id)
 
@@ -188,22 +190,22 @@ def _writing_routes(app: FastAPI, services: Services) -> None:
         return ops.remember(services.store(), body.text, embed, body.confidence, body.half_life_days, body.reasoning)
 
     @app.post("/v1/propositions/{proposition_id}/confirm", response_model=Proposition)
-    def confirm(proposition_id: int, body: schemas.VerdictIn | None = None) -> Proposition:
+    def confirm(proposition_id: PropositionId, body: schemas.VerdictIn | None = None) -> Proposition:
         """The user says it is true: its confidence becomes 1."""
         return services.store().confirm(proposition_id, body.note if body else "")
 
     @app.post("/v1/propositions/{proposition_id}/reject", response_model=Proposition)
-    def reject(proposition_id: int, body: schemas.VerdictIn | None = None) -> Proposition:
+    def reject(proposition_id: PropositionId, body: schemas.VerdictIn | None = None) -> Proposition:
         """The user says it is false; it is kept, rejected, so it is not proposed again."""
         return services.store().reject(proposition_id, body.note if body else "")
 
     @app.post("/v1/propositions/{proposition_id}/edit", response_model=Proposition, status_code=201)
-    def edit(proposition_id: int, body: schemas.EditIn) -> Proposition:
+    def edit(proposition_id: PropositionId, body: schemas.EditIn) -> Proposition:
         """New wording from the user: a new user-sourced version; the old one stays in the history."""
         return ops.edit(services.store(), proposition_id, body.text, embed)
 
     @app.delete("/v1/propositions/{proposition_id}", response_model=schemas.ForgetResult)
-    def forget(proposition_id: int) -> schemas.ForgetResult:
+    def forget(proposition_id: PropositionId) -> schemas.ForgetResult:
         """Delete for real: every version, and the observations only it cites."""
         return ops.forget(services.store(), proposition_id)
 
@@ -260,7 +262,7 @@ def _control_routes(app: FastAPI, services: Services) -> None:
 
     @app.get("/v1/events", response_class=EventSourceResponse,
              responses={200: {"content": {"text/event-stream": {}}}})
-    async def stream(request: Request, after: Annotated[int | None, Query(ge=0)] = None,
+    async def stream(request: Request, after: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
                      last_event_id: Annotated[str | None, Header()] = None) -> EventSourceResponse:
         """Server-sent events: new, revised, confirmed, rejected and forgotten propositions, from any process.
 
