@@ -39,10 +39,10 @@ from .logs import setup_logging
 
 log = logging.getLogger("tacit.worker")
 
-# Test-only: makes the child die the way a llama.cpp crash would, once a segment's try has begun.
-# "exit": os._exit(70) each time; "segv": SIGSEGV each time; "once": SIGSEGV on the first segment only
-# (a marker file in the data dir remembers it). Read only in the child; never set in real use.
-CRASH_ENV = "TACIT_TEST_WORKER_CRASH"
+# Test-only fault injection, read only in the child, once a segment's try has begun (never set in real use):
+# "exit": os._exit(70) each time; "segv": SIGSEGV each time, as a llama.cpp crash; "once": SIGSEGV on the
+# first segment only (a marker file in the data dir remembers it); "hang": a model call that never returns.
+FAULT_ENV = "TACIT_TEST_WORKER_FAULT"
 
 
 # -- the child ----------------------------------------------------------------------------------------
@@ -115,12 +115,12 @@ def _one_pass(pipeline: Any, settings: Settings, conn: Connection, stop: threadi
 
     params = queue.PipelineParams(retry=RetryPolicy(max_tries=settings.daemon.worker_max_tries))
     calls_before = len(pipeline.llm.usage.calls)
-    crash = os.environ.get(CRASH_ENV)
+    fault = os.environ.get(FAULT_ENV)
 
     def step(screened: Any) -> queue.Outcome:
         conn.send(("begin", screened.segment.key))
-        if crash:
-            _crash_for_tests(crash, settings)
+        if fault:
+            _fault_for_tests(fault, settings)
         return pipeline.step(screened)
 
     def after(key: str, state: str) -> None:
@@ -137,7 +137,9 @@ def _one_pass(pipeline: Any, settings: Settings, conn: Connection, stop: threadi
             "llm_calls": len(calls), "tok_s": round(tokens / seconds, 2) if seconds else None}
 
 
-def _crash_for_tests(mode: str, settings: Settings) -> None:
+def _fault_for_tests(mode: str, settings: Settings) -> None:
+    if mode == "hang":
+        threading.Event().wait()
     if mode == "once":
         marker = settings.data_dir / "test-worker-crashed"
         if marker.exists():
@@ -259,7 +261,7 @@ class ModelWorker:
         with contextlib.suppress(Exception):
             loop.remove_reader(conn.fileno())
         conn.close()
-        proc.join(0)
+        proc.join(2)  # the sentinel closes just before the child can be reaped: a moment
         self._exited.set()
         code = proc.exitcode
         s = self.status
