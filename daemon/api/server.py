@@ -20,6 +20,7 @@ import socket
 import stat
 import struct
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -148,3 +149,43 @@ async def serve_api(app: Any, socket_path: Path, stop: asyncio.Event) -> None:
         sock.close()
         with contextlib.suppress(FileNotFoundError):
             socket_path.unlink()
+
+
+class ServerThread:
+    """serve_api on its own event loop in a thread: for tests, benchmarks and tools that are not the daemon."""
+
+    def __init__(self, app: Any, socket_path: Path):
+        self.app, self.socket_path = app, socket_path
+        self._ready = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="tacit-api", daemon=True)
+
+    def start(self, timeout: float = 20.0) -> ServerThread:
+        self._thread.start()
+        if not self._ready.wait(timeout) or self.error:
+            raise SocketError(f"the API server did not start on {self.socket_path}: {self.error!r}")
+        return self
+
+    def _run(self) -> None:
+        async def main() -> None:
+            self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
+            task = asyncio.create_task(serve_api(self.app, self.socket_path, self._stop))
+            while not self.socket_path.exists() and not task.done():
+                await asyncio.sleep(0.01)
+            self._ready.set()
+            await task
+
+        try:
+            asyncio.run(main())
+        except BaseException as exc:  # reported by start() and stop()
+            self.error = exc
+            self._ready.set()
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if self._loop and self._stop and self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(timeout)
+        if self.error:
+            raise self.error

@@ -5,14 +5,23 @@ routes run on up to 40 pool threads; sharing one Store would queue every
 search behind the others, while SQLite in WAL mode lets separate
 connections read side by side (writers still take turns, in SQLite).
 Stores are opened on a thread's first call and all closed by `close()`.
+`bench/api.py --json` measures this against one shared Store.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from tacitd.memory.store import Store
+from tacitd.models.embed import Embedder
+
+from ..config import Settings
+from ..ops import embed_for
 
 
 class ThreadStores:
@@ -39,3 +48,35 @@ class ThreadStores:
             stores, self._all = self._all, []
         for store in stores:
             store.close()
+
+
+class LocalServices:
+    """The API's Services over a data dir, without the daemon's runtime: no observers, no model child.
+
+    For tests and benchmarks that serve `create_app` on their own; the
+    daemon's Services (daemon/runtime.py) adds its status and pipeline.
+    One lock around the embedder: llama.cpp contexts are not thread-safe.
+    """
+
+    def __init__(self, settings: Settings, embedder: Embedder | None = None):
+        self.settings = settings
+        self.stores = ThreadStores(settings.db_path)
+        self.embedder = embedder
+        self._embed_lock = threading.Lock()
+        self.wakes = 0
+
+    def store(self) -> Store:
+        return self.stores()
+
+    def embed(self, text: str, query: bool = False) -> np.ndarray | None:
+        with self._embed_lock:
+            return embed_for(self.store(), self.embedder, text, query)
+
+    def status(self) -> dict[str, Any]:
+        return {"pid": os.getpid(), "worker": "none", "observers": []}
+
+    def wake_pipeline(self) -> None:
+        self.wakes += 1
+
+    def close(self) -> None:
+        self.stores.close()
