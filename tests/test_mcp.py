@@ -1,8 +1,9 @@
-"""`tacit mcp`: the `mcp` SDK's own client spawns the real `tacit mcp` over stdio, which reaches a real daemon API.
+"""`tacit mcp`: the `mcp` SDK's own client spawns the real `tacit mcp` over stdio, which asks a real daemon.
 
-The API is served on a real Unix socket by the daemon's own app and socket
-code; the bridge finds it through TACIT_SOCKET, as an assistant's MCP config
-would set it.
+The daemon is a real `tacit daemon` process (tests/daemon_proc.py, pipeline
+off) on a real Unix socket; the bridge finds it through TACIT_SOCKET, as an
+assistant's MCP config would set it. Beliefs are seeded into the daemon's
+store file from the test, with real MiniLM embeddings.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,10 +20,11 @@ from typing import Any
 import pytest
 from mcp import Client, StdioServerParameters
 
-from api_server import ApiServer, TestServices
-from tacitd.daemon.api.client import TacitClient
+from daemon_proc import DaemonProc, daemon  # noqa: F401  (the real-daemon fixture)
+from tacitd.daemon import ops
 from tacitd.daemon.mcp_bridge import MAX_BUDGET, MAX_REMEMBER_CHARS, MIN_BUDGET
-from tacitd.memory.types import Observation, Proposition
+from tacitd.memory.store import Store
+from tacitd.memory.types import Observation, Proposition, SearchFilters
 
 TACIT = str(Path(sys.executable).with_name("tacit"))
 TOOLS = {"get_user_context", "search_memory", "recent_activity", "remember"}
@@ -49,26 +51,22 @@ async def call(client: Client, tool: str, **arguments: Any) -> tuple[bool, str]:
 
 
 @pytest.fixture
-def services(tmp_path, minilm):
-    s = TestServices(tmp_path / "data", embedder=minilm)
-    yield s
-    s.stores.close()
+def daemon_store(daemon: DaemonProc) -> Iterator[Store]:
+    """The running daemon's own store file, opened beside it (WAL: both may read and write)."""
+    with Store(daemon.data_dir / "tacit.db") as s:
+        yield s
 
 
-@pytest.fixture
-def server(services):
-    srv = ApiServer(services).start()
-    yield srv
-    srv.stop()
-
-
-def seed(services: TestServices, text: str, app: str) -> int:
-    store = services.store()
+def seed(store: Store, embedder: Any, text: str, app: str) -> int:
     seen = store.add_observation(Observation(observer="screen", app=app, text=text,
                                              captured_at=datetime.now(UTC) - timedelta(hours=3)))
     p = store.add_proposition(Proposition(text=text, confidence=0.7, source="llm"), evidence=[seen.id],
-                              embedding=services.embed(text))
+                              embedding=ops.embed_for(store, embedder, text, False))
     return p.id
+
+
+def users_own(store: Store) -> int:
+    return store.count(SearchFilters(source=("user",), status=("current", "superseded", "rejected")))
 
 
 def test_without_a_daemon_the_tools_are_listed_and_each_call_says_to_start_it(tmp_path):
@@ -87,9 +85,8 @@ def test_without_a_daemon_the_tools_are_listed_and_each_call_says_to_start_it(tm
     run(session, tmp_path / "absent.sock")
 
 
-def test_bad_arguments_are_tool_errors_naming_the_argument_and_change_nothing(server, services):
-    seed(services, "Sam is writing a grant proposal on soil moisture sensors", "firefox")
-    before = services.store().counts()
+def test_bad_arguments_are_tool_errors_naming_the_argument_and_change_nothing(daemon, daemon_store, minilm):
+    seed(daemon_store, minilm, "Sam is writing a grant proposal on soil moisture sensors", "firefox")
 
     async def session(client: Client) -> None:
         bad = [("get_user_context", {"query": "grant", "budget_tokens": -5}, "budget_tokens"),
@@ -110,14 +107,14 @@ def test_bad_arguments_are_tool_errors_naming_the_argument_and_change_nothing(se
             assert is_error, (tool, arguments, text)
             assert name in text, (tool, arguments, text)
 
-    run(session, server.socket_path)
-    assert services.store().counts() == before
+    run(session, daemon.socket)
+    assert users_own(daemon_store) == 0
 
 
-def test_context_finds_a_seeded_belief_by_meaning_and_ranks_it_for_the_question(server, services):
-    seed(services, "Sam is training a reward model on the Anthropic HH preference pairs", "code")
-    seed(services, "Sam is booking flights to Osaka for March", "firefox")
-    seed(services, "Sam prefers a dark theme in the terminal", "kitty")
+def test_context_finds_a_seeded_belief_by_meaning_and_ranks_it_for_the_question(daemon, daemon_store, minilm):
+    seed(daemon_store, minilm, "Sam is training a reward model on the Anthropic HH preference pairs", "code")
+    seed(daemon_store, minilm, "Sam is booking flights to Osaka for March", "firefox")
+    seed(daemon_store, minilm, "Sam prefers a dark theme in the terminal", "kitty")
 
     async def session(client: Client) -> tuple[str, str]:
         _, ml = await call(client, "get_user_context", query="which machine learning project is the user doing?",
@@ -126,7 +123,7 @@ def test_context_finds_a_seeded_belief_by_meaning_and_ranks_it_for_the_question(
                              budget_tokens=400)
         return ml, trip
 
-    ml, trip = run(session, server.socket_path)
+    ml, trip = run(session, daemon.socket)
     assert ranked_first(ml, "reward model", "Osaka")  # neither question names its answer's words
     assert ranked_first(trip, "Osaka", "reward model")
 
@@ -136,9 +133,9 @@ def ranked_first(block: str, wanted: str, other: str) -> bool:
     return wanted in block and (other not in block or block.index(wanted) < block.index(other))
 
 
-def test_remember_is_stored_as_the_users_own_and_search_and_recent_activity_find_it(server, services):
+def test_remember_is_stored_as_the_users_own_and_search_and_recent_activity_find_it(daemon, daemon_store):
     now = datetime.now(UTC)
-    with TacitClient(server.socket_path) as api:  # twenty minutes in VS Code, pushed as another app would
+    with daemon.client() as api:  # twenty minutes in VS Code, pushed as another app would
         api.push_observations([{"observer": "window", "app": "code", "window_title": "thesis.tex",
                                 "captured_at": (now - timedelta(minutes=40)).isoformat(), "duration_s": 1200}])
 
@@ -150,9 +147,9 @@ def test_remember_is_stored_as_the_users_own_and_search_and_recent_activity_find
         _, recent = await call(client, "recent_activity", hours=2)
         return stored, found, none_since, recent
 
-    stored, found, none_since, recent = run(session, server.socket_path)
+    stored, found, none_since, recent = run(session, daemon.socket)
     new_id = int(stored.split("#")[1].split(":")[0])
-    p = services.store().get(new_id)
+    p = daemon_store.get(new_id)
     assert (p.text, p.source, p.confidence) == ("I prefer British spelling in my documents", "user", 1.0)
     assert f"#{new_id} I prefer British spelling" in found
     assert f"#{new_id}" not in none_since
