@@ -1,0 +1,57 @@
+"""The API as the real daemon serves it: a `tacit daemon` process, its socket, curl, and the pipeline's stats."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import stat
+import subprocess
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from daemon_proc import daemon, running_daemon, wait_until  # noqa: F401  (fixture)
+from tacitd.daemon.api.client import TacitClient
+
+
+def test_curl_reads_status_and_openapi_from_the_private_socket(daemon):
+    assert stat.S_IMODE(daemon.socket.stat().st_mode) == 0o600
+    assert stat.S_IMODE(daemon.socket.parent.stat().st_mode) == 0o700
+    if shutil.which("curl") is None:
+        pytest.skip("curl is not installed")
+    out = subprocess.run(["curl", "-sf", "--unix-socket", str(daemon.socket), "http://x/v1/status"],
+                         capture_output=True, text=True, timeout=30, check=True).stdout
+    assert json.loads(out)["daemon"]["pid"] == daemon.pid
+    spec = subprocess.run(["curl", "-sf", "--unix-socket", str(daemon.socket), "http://x/openapi.json"],
+                          capture_output=True, text=True, timeout=30, check=True).stdout
+    assert "/v1/context" in json.loads(spec)["paths"]
+
+
+def test_pushed_observations_become_findable_through_search_after_processing(tmp_path):
+    """POST /v1/observations → the daemon's stats job measures them → /v1/search finds what it learned."""
+    start = datetime.now(UTC) - timedelta(hours=3)
+    seen = [{"observer": "window", "app": "blender", "window_title": f"scene {i}.blend - Blender",
+             "captured_at": (start + timedelta(minutes=i)).isoformat(), "duration_s": 60} for i in range(90)]
+    with running_daemon(tmp_path, model=None, env={"TACIT_DAEMON__STATS_INTERVAL_MIN": "1"}) as d, \
+            TacitClient(d.socket) as client:
+        assert client.search("blender").results == []
+        events = []
+        listener = TacitClient(d.socket)  # its own connection: the stream holds one open
+        reader = threading.Thread(target=lambda: events.extend(_first(listener.events(timeout=150))))
+        reader.start()
+        report = client.push_observations(seen)
+        assert report.stored == 90
+        hits = wait_until(lambda: client.search("blender").results, 150, 1.0, "a proposition about blender")
+        reader.join(150)
+        listener.close()
+    top = hits[0].proposition
+    assert top.source == "stats" and "blender" in top.text
+    assert hits[0].evidence and all("blender" in e for e in hits[0].evidence)
+    assert [(e.kind, e.proposition_id) for e in events] == [("new", top.id)]
+
+
+def _first(events):
+    for event in events:
+        return [event]
+    return []
