@@ -100,7 +100,7 @@ class Daemon:
             "observers": self._observers_status(),
             "worker": self.worker.status.as_dict(),
             "process": self._process_status(),
-            "jobs": self.jobs,
+            "jobs": self._jobs_status(),
             "encryption": self._encryption,
         }
 
@@ -119,6 +119,14 @@ class Daemon:
                 out.append({"name": name, "on": False, "reason": notes.get(name, "off")})
             else:
                 out.append({"name": name, "on": False, "reason": "not in [observers] enabled"})
+        return out
+
+    def _jobs_status(self) -> dict[str, dict[str, Any]]:
+        """Each job's last run and result (or error), and when it runs next."""
+        out = {name: dict(last) for name, last in self.jobs.items()}
+        for job in self._scheduler.get_jobs() if self._scheduler is not None else []:
+            when = job.next_run_time
+            out.setdefault(job.id, {})["next_run"] = when.isoformat() if when else None
         return out
 
     def _process_status(self) -> dict[str, Any]:

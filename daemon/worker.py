@@ -28,7 +28,7 @@ import signal
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -273,14 +273,15 @@ class ModelWorker:
             self._reloading = False
             self.start()
             return
+        segment = s.current_segment
         self._record_crash(code)
-        s.state, s.restart_at = "restarting", utcnow()
+        s.state, s.restart_at = "restarting", utcnow() + timedelta(seconds=self._delay)
         s.reason = f"restarting in {self._delay:.1f} s after a crash"
-        log.error("model child died (%s) during segment %s; restarting in %.1f s",
-                  s.last_crash["how"] if s.last_crash else code, s.current_segment, self._delay)
+        log.error("model child died (%s) %s; restarting in %.1f s", s.last_crash["how"] if s.last_crash else code,
+                  f"during segment {segment}" if segment else "between segments", self._delay)
         self._restart = loop.call_later(self._delay, self._restart_now)
         self._delay = min(self._delay * 2, self.settings.daemon.worker_max_backoff_s)
-        if s.current_segment is not None:
+        if segment is not None:
             self._pending_flush = bool(self._pending_flush)  # retry the segment soon after the restart
 
     def _record_crash(self, code: int | None) -> None:
