@@ -1,13 +1,15 @@
 """The daemon's own cost: memory with the default model configured, CPU with every observer on a still screen.
 
-    python bench/daemon.py --json [--seconds 60] [--model qwen2.5-coder-1.5b-instruct]
+    python bench/daemon.py --json [--seconds 60] [--model qwen2.5-coder-1.5b-instruct] [--no-warm]
 
 Starts a real `tacit daemon` (default settings, a throwaway data dir, its
 socket in /tmp) on an Xvfb desktop showing one unchanging editor window,
 with all four observers on (files watching an empty temp dir). The pointer
 is nudged every 20 s through XTest, so the session counts as attended and
 the screen observer keeps capturing instead of idling. Once the model
-child has loaded the model, it measures for `--seconds`:
+child has loaded the model and (unless --no-warm) run it on one pushed
+activity, so its weights are resident and its tok/s known, it measures
+for `--seconds`:
 
 - cpu_s_per_min: the daemon's main process, including the Tesseract runs
   it waited for (the goal is <= 3); the model child's CPU is reported on
@@ -28,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -67,6 +70,17 @@ def wait_for(predicate, timeout: float, what: str):  # noqa: ANN001, ANN201
     raise SystemExit(f"timed out waiting for {what}")
 
 
+def warm(http: httpx.Client) -> dict:
+    """One activity through the pipeline, so the model child has really run the model."""
+    at = datetime.now(UTC) - timedelta(hours=1)
+    lines = ["cargo test -p ingest", "error[E0502]: cannot borrow `batch` as mutable", "fixed: clone the schema"]
+    body = {"observations": [{"text": t, "app": "kitty", "window_title": "ingest - cargo", "observer": "api",
+                              "captured_at": (at + timedelta(seconds=20 * i)).isoformat()} for i, t in enumerate(lines)]}
+    http.post("/v1/observations", json=body).raise_for_status()
+    return wait_for(lambda: (s := status(http)) and s["daemon"]["worker"]["last_batch"]
+                    and s["daemon"]["worker"]["state"] == "idle" and s, 1800, "the warm-up activity")
+
+
 def nudge(server: XServer, n: int) -> None:
     """Move the pointer a little (XTest): the idle timer restarts, the picture does not change."""
     from Xlib.ext import xtest
@@ -75,7 +89,7 @@ def nudge(server: XServer, n: int) -> None:
     server.display.sync()
 
 
-def run(seconds: float, model: str | None) -> dict[str, object]:
+def run(seconds: float, model: str | None, warm_up: bool = True) -> dict[str, object]:
     server = XServer()
     server.show("plan.md - Editor", "Gedit", PAGE, width=880, height=420)
     work = Path(tempfile.mkdtemp(prefix="tacit-bench-"))
@@ -93,6 +107,7 @@ def run(seconds: float, model: str | None) -> dict[str, object]:
         wait_for(lambda: status(http), 120, "the daemon's socket")
         ready = wait_for(lambda: (s := status(http)) and s["daemon"]["worker"]["state"] in ("idle", "off") and s,
                          600, "the model child to load the model")
+        warmed = warm(http) if warm_up and ready["daemon"]["worker"]["state"] == "idle" else None
         main, child_pid = psutil.Process(proc.pid), ready["daemon"]["worker"]["pid"]
         child = psutil.Process(child_pid) if child_pid else None
         for n in range(3):  # warm-up: the first frames are read whole
@@ -123,6 +138,8 @@ def run(seconds: float, model: str | None) -> dict[str, object]:
             "model_child_rss_mb": round(child.memory_info().rss / 2**20, 1) if child else None,
             "model_child_cpu_s_per_min": round(child_cpu * 60 / wall, 2),
             "model_load_s": d.get("worker", {}).get("load_s"),
+            "model_tok_s": d.get("worker", {}).get("tok_s"),
+            "warm_up_batch": warmed["daemon"]["worker"]["last_batch"] if warmed else None,
             "observations_captured": sum(final.get("queue", {}).values()),
             "threads": main.num_threads(),
         }
@@ -142,9 +159,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=60.0, help="how long to measure")
     parser.add_argument("--model", help="[models] llm to configure (default: the default model)")
+    parser.add_argument("--no-warm", action="store_true", help="measure without running the model once first")
     parser.add_argument("--json", action="store_true", help="print only the JSON result")
     args = parser.parse_args()
-    print(json.dumps(run(args.seconds, args.model), indent=None if args.json else 2))
+    print(json.dumps(run(args.seconds, args.model, not args.no_warm), indent=None if args.json else 2))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ to the log file in the data dir, and returns once the API socket answers.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import platform
 import plistlib
@@ -25,6 +24,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows: the rest of the CLI must still import
+    fcntl = None  # type: ignore[assignment]
 
 SERVICE_NAME = "tacit"
 LAUNCHD_LABEL = "io.tacit.daemon"
@@ -51,6 +55,7 @@ class PidFile:
 
     def acquire(self) -> None:
         """Lock the pidfile and write our pid, or raise LifecycleError naming the running daemon."""
+        _need_flock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
@@ -74,6 +79,11 @@ class PidFile:
         self._fd = None
 
 
+def _need_flock() -> None:
+    if fcntl is None:
+        raise LifecycleError("the daemon needs flock (Linux, macOS, BSD); it does not run on this system yet")
+
+
 def _parse_pid(raw: bytes) -> int | None:
     try:
         return int(raw.decode().strip() or "x")
@@ -90,6 +100,7 @@ def read_pid(path: Path) -> int | None:
 
 def pid_state(path: Path) -> PidState:
     """Is a daemon holding this pidfile? Tested with a shared lock, which fails while it is held."""
+    _need_flock()
     try:
         fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
