@@ -23,6 +23,7 @@ from tacitd.memory.forget import ForgetScope
 from tacitd.memory.transfer import export_jsonl, export_markdown, import_jsonl
 from tacitd.memory.types import SearchFilters
 from tacitd.models.errors import ModelError
+from tacitd.tui.command import tui
 
 from . import ops, render
 from .cli_context import App, When, emit_json, json_option, pass_app
@@ -273,6 +274,7 @@ for _command in (models, doctor, observe, pause, resume, ingest, process, quaran
 for _command in (daemon, start, stop, status, service):  # cli_daemon.py
     cli.add_command(_command)
 cli.add_command(mcp)  # mcp_bridge.py
+cli.add_command(tui)  # tui/command.py
 
 
 def main() -> None:

@@ -1,1 +1,1 @@
-"""The Textual terminal UI. It talks to the daemon only through tacitd.daemon.client."""
+"""The Textual terminal UI. It talks to the daemon only through tacitd.daemon.api.client."""

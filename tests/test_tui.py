@@ -1,0 +1,345 @@
+"""`tacit tui` driven by Textual's Pilot against a real daemon process on a temp data dir.
+
+Every change made through the UI is checked afterwards through the API
+(the same client `tacit show --json` users would reach), not through the
+widgets that made it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from daemon_proc import DaemonProc, running_daemon
+
+from textual.widgets import Static
+
+from tacitd.daemon.api.client import ApiError
+from tacitd.memory.store import Store
+from tacitd.tui.app import TacitApp
+from tacitd.tui.screens.beliefs import BeliefsScreen
+from tacitd.tui.screens.confirm import ConfirmScreen
+from tacitd.tui.screens.detail import DetailScreen
+from tacitd.tui.screens.down import DaemonDownScreen
+from tacitd.tui.screens.pause import PauseScreen
+from tacitd.tui.screens.text_prompt import TextPromptScreen
+from tacitd.tui.widgets.belief_table import BeliefTable
+from tacitd.tui.widgets.detail_pane import DetailPane
+from tacitd.tui.widgets.status_bar import StatusBar
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench" / "data"))
+import beliefs  # noqa: E402  (bench/data/beliefs.py: the seeded propositions)
+
+N = 40
+SIZE = (140, 40)
+
+
+@contextlib.contextmanager
+def seeded_daemon(tmp: Path, n: int = N) -> Iterator[tuple[DaemonProc, list[int]]]:
+    """A daemon (pipeline off) on a store seeded with `n` beliefs before it started; yields it and their ids."""
+    (tmp / "data").mkdir()
+    store = Store(tmp / "data" / "tacit.db")
+    ids = beliefs.seed(store, n)
+    store.close()
+    with running_daemon(tmp, model=None) as d:
+        yield d, ids
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DaemonProc, list[int]]]:
+    """One daemon for the tests that only read."""
+    with seeded_daemon(tmp_path_factory.mktemp("tui")) as started:
+        yield started
+
+
+@pytest.fixture
+def daemon_with(tmp_path: Path) -> Iterator[tuple[DaemonProc, list[int]]]:
+    """A daemon of the test's own, for tests that change or stop it."""
+    with seeded_daemon(tmp_path) as started:
+        yield started
+
+
+def run(app: TacitApp, scenario: Callable[..., Awaitable[None]]) -> None:
+    async def main() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await scenario(pilot)
+
+    asyncio.run(main())
+
+
+async def until(pilot, predicate: Callable[[], object], what: str, timeout: float = 20.0) -> None:
+    """Let the app run until `predicate()` holds; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await pilot.pause(0.05)
+
+
+def plain(widget: Static) -> str:
+    """What a Static shows, as plain text (its content may be a Rich Group or Table)."""
+    console = Console(file=io.StringIO(), width=SIZE[0], color_system=None)
+    console.print(widget.content)
+    return console.file.getvalue()
+
+
+def table(pilot) -> BeliefTable:
+    return pilot.app.screen.query_one(BeliefTable)
+
+
+async def loaded(pilot, n: int = N) -> BeliefTable:
+    await until(pilot, lambda: isinstance(pilot.app.screen, BeliefsScreen) and table(pilot).row_count == n,
+                f"{n} rows")
+    return table(pilot)
+
+
+async def select_row(pilot, proposition_id: int) -> None:
+    t = table(pilot)
+    t.move_cursor(row=t.get_row_index(str(proposition_id)))
+    await pilot.pause()
+    assert t.current_id == proposition_id
+
+
+def fact_id(ids: list[int], text_start: str) -> int:
+    return ids[next(i for i, f in enumerate(beliefs.FACTS) if f[0].startswith(text_start))]
+
+
+# -- browsing, sorting, filtering --------------------------------------------------------------------
+
+
+def test_browse_lists_every_belief_sorted_by_confidence_then_recency_then_support(seeded):
+    d, ids = seeded
+    listing = d.client().recent(limit=1000)
+    by_id = {item.proposition.id: item for item in listing.items}
+
+    async def scenario(pilot) -> None:
+        t = await loaded(pilot)
+        order = [int(r.key.value) for r in t.ordered_rows]
+        assert sorted(order) == sorted(ids)
+        confidences = [by_id[i].proposition.confidence for i in order]
+        assert confidences == sorted(confidences, reverse=True)
+        await pilot.press("s")  # -> recency
+        await until(pilot, lambda: t.sort_key == "recency", "sorted by recency")
+        order = [int(r.key.value) for r in t.ordered_rows]
+        updated = [by_id[i].proposition.updated_at for i in order]
+        assert updated == sorted(updated, reverse=True)
+        await pilot.press("s")  # -> support
+        order = [int(r.key.value) for r in t.ordered_rows]
+        support = [(by_id[i].support.confirmed, by_id[i].support.sessions, by_id[i].support.days) for i in order]
+        assert support == sorted(support, reverse=True)
+        assert support[0] != support[-1]  # the seed spreads support, so the order means something
+
+    run(TacitApp(d.socket), scenario)
+
+
+def test_filter_by_source_and_status_asks_the_daemon(seeded):
+    d, _ = seeded
+    users = d.client().recent(limit=1000, source=("user",))
+    assert 0 < users.total < N
+
+    async def scenario(pilot) -> None:
+        t = await loaded(pilot)
+        pilot.app.screen.query_one("#source").value = "user"
+        await until(pilot, lambda: t.row_count == users.total, f"{users.total} user rows")
+        assert {b.proposition.source for b in t.beliefs.values()} == {"user"}
+        pilot.app.screen.query_one("#source").value = "any"
+        pilot.app.screen.query_one("#status").value = "rejected"
+        await until(pilot, lambda: t.row_count == 0 and "0 beliefs" in plain(
+            pilot.app.screen.query_one("#summary", Static)), "no rejected rows")
+
+    run(TacitApp(d.socket), scenario)
+
+
+def test_search_narrows_as_you_type_and_says_why_each_hit_matched(seeded):
+    d, ids = seeded
+    lisbon = fact_id(ids, "Sam plans a trip to Lisbon")
+
+    async def scenario(pilot) -> None:
+        t = await loaded(pilot)
+        await pilot.press("slash", *"Lisbon")
+        await until(pilot, lambda: t.with_why and t.row_count < N, "search results")
+        assert t.current_id == lisbon
+        why = " ".join(t.beliefs[lisbon].why)
+        assert "words matched 1/1 (lisbon)" in why
+        assert "lisbon" in str(t.get_cell(str(lisbon), "why")).lower()
+        await pilot.press("escape")  # clears the search: the whole listing is back
+        await until(pilot, lambda: not t.with_why and t.row_count == N, "the full listing again")
+
+    run(TacitApp(d.socket), scenario)
+
+
+def test_enter_opens_reasoning_evidence_in_local_time_and_history(seeded):
+    d, ids = seeded
+    pid = fact_id(ids, "Sam is fine-tuning")
+    detail = d.client().get(pid)
+    captured = detail.evidence[0].captured_at.astimezone().strftime("%Y-%m-%d %H:%M %z")
+
+    async def scenario(pilot) -> None:
+        await loaded(pilot)
+        await select_row(pilot, pid)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(pilot.app.screen, DetailScreen)
+                    and pilot.app.screen.proposition is not None, "the detail screen")
+        pane = pilot.app.screen.query_one(DetailPane)
+        shown = {s.id: plain(s) for s in pane.query(Static)}
+        text = "\n".join(shown.values())
+        assert "train_lora.py — Visual Studio Code" in shown["detail-evidence"]
+        assert "LoraConfig(r=16)" in shown["detail-evidence"]
+        assert captured in shown["detail-evidence"]
+        assert "Seen while is fine-tuning" in shown["detail-reasoning"]
+        assert "History (1 version)" in text
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(pilot.app.screen, DetailScreen), "back to the list")
+
+    run(TacitApp(d.socket), scenario)
+
+
+# -- feedback, forget, edit: each checked through the API afterwards --------------------------------------
+
+
+def test_confirm_reject_with_a_note_and_forget_after_asking(daemon_with):
+    d, ids = daemon_with
+    client = d.client()
+    confirm_id, reject_id, forget_id, kept_id = ids[5], ids[6], ids[7], ids[8]
+
+    async def scenario(pilot) -> None:
+        t = await loaded(pilot)
+        await select_row(pilot, confirm_id)
+        await pilot.press("c")
+        await until(pilot, lambda: t.beliefs.get(confirm_id) and t.beliefs[confirm_id].proposition.confidence == 1.0,
+                    "the confirmed row at 1.00")
+
+        await select_row(pilot, reject_id)
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(pilot.app.screen, TextPromptScreen), "the note prompt")
+        await pilot.press(*"wrong person", "enter")
+        await until(pilot, lambda: reject_id not in t.beliefs, "the rejected row to leave the current list")
+
+        await select_row(pilot, kept_id)
+        await pilot.press("f")
+        await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen), "the forget dialog")
+        await pilot.press("escape")  # cancelled: nothing deleted
+        await until(pilot, lambda: not isinstance(pilot.app.screen, ConfirmScreen), "the dialog to close")
+
+        await select_row(pilot, forget_id)
+        await pilot.press("f")
+        await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen), "the forget dialog")
+        await pilot.click("#yes")
+        await until(pilot, lambda: forget_id not in t.beliefs, "the forgotten row to go")
+
+    run(TacitApp(d.socket), scenario)
+    confirmed = client.get(confirm_id)
+    assert confirmed.proposition.confidence == 1.0 and [f.kind for f in confirmed.feedback] == ["confirm"]
+    rejected = client.get(reject_id)
+    assert rejected.proposition.status == "rejected"
+    assert [(f.kind, f.note) for f in rejected.feedback] == [("reject", "wrong person")]
+    with pytest.raises(ApiError, match="404"):
+        client.get(forget_id)
+    assert client.get(kept_id).proposition.status == "current"
+
+
+def test_edit_writes_a_new_user_version_and_keeps_the_old_one(daemon_with):
+    d, ids = daemon_with
+    client = d.client()
+    pid = fact_id(ids, "Sam plans a trip to Lisbon")
+    new_text = "Sam plans a trip to Porto in April"
+
+    async def scenario(pilot) -> None:
+        await loaded(pilot)
+        await select_row(pilot, pid)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(pilot.app.screen, DetailScreen)
+                    and pilot.app.screen.proposition is not None, "the detail screen")
+        await pilot.press("e")
+        await until(pilot, lambda: isinstance(pilot.app.screen, TextPromptScreen), "the edit prompt")
+        prompt = pilot.app.screen.query_one("#prompt-input")
+        assert prompt.value == beliefs.FACTS[1][0]
+        prompt.value = ""
+        await pilot.press(*new_text, "enter")
+        await until(pilot, lambda: isinstance(pilot.app.screen, DetailScreen)
+                    and pilot.app.screen.proposition is not None and pilot.app.screen.proposition.text == new_text,
+                    "the detail of the new version")
+        assert "History (2 versions)" in plain(pilot.app.screen.query_one("#detail-history", Static))
+
+    run(TacitApp(d.socket), scenario)
+    old = client.get(pid)
+    assert old.proposition.status == "superseded"
+    current = [h for h in old.history if h.status == "current"]
+    assert [(h.text, h.source, h.version) for h in current] == [(new_text, "user", 2)]
+
+
+def test_a_change_made_elsewhere_shows_up_from_the_event_stream(daemon_with):
+    d, ids = daemon_with
+    pid = ids[10]
+
+    async def scenario(pilot) -> None:
+        t = await loaded(pilot)
+        assert t.beliefs[pid].proposition.confidence < 1.0
+        await asyncio.to_thread(d.client().confirm, pid)  # as `tacit confirm` would, from another process
+        await until(pilot, lambda: t.beliefs[pid].proposition.confidence == 1.0, "the row to follow the event")
+        added = await asyncio.to_thread(d.client().remember, "Sam drinks green tea in the afternoon")
+        await until(pilot, lambda: added.id in t.beliefs, "the new statement to appear")
+
+    run(TacitApp(d.socket), scenario)
+
+
+# -- pause, resume, status bar -------------------------------------------------------------------------------
+
+
+def test_pause_for_an_hour_then_resume(daemon_with):
+    d, _ = daemon_with
+    client = d.client()
+
+    async def scenario(pilot) -> None:
+        await loaded(pilot)
+        bar = pilot.app.screen.query_one(StatusBar)
+        await until(pilot, lambda: "● up" in plain(bar), "the status bar")
+        await pilot.press("p")
+        await until(pilot, lambda: isinstance(pilot.app.screen, PauseScreen), "the duration choice")
+        await pilot.press("down", "enter")  # the second choice: 1 hour
+        await until(pilot, lambda: "paused until" in plain(bar), "the paused status")
+        status = await asyncio.to_thread(client.status)
+        assert status.paused
+        left = (status.paused_until - status.paused_until.now(status.paused_until.tzinfo)).total_seconds()
+        assert 3500 < left <= 3600
+        await pilot.press("p")  # paused: p resumes
+        await until(pilot, lambda: "paused" not in plain(bar), "the resumed status")
+
+    run(TacitApp(d.socket), scenario)
+    assert not client.status().paused
+
+
+# -- the daemon going away and coming back ----------------------------------------------------------------
+
+
+def test_no_daemon_shows_how_to_start_it_and_recovers_when_it_starts(daemon_with):
+    d, _ = daemon_with
+
+    async def scenario(pilot) -> None:
+        await loaded(pilot)
+        await asyncio.to_thread(d.stop)
+        await pilot.press("ctrl+r")
+        await until(pilot, lambda: isinstance(pilot.app.screen, DaemonDownScreen), "the daemon-down screen")
+        message = plain(pilot.app.screen.query_one("#down-message", Static))
+        assert "not running" in message and "tacit start" in message
+        await pilot.press("c", "f", "enter")  # nothing to act on, and nothing breaks
+        await asyncio.to_thread(d.restart)
+        await until(pilot, lambda: not isinstance(pilot.app.screen, DaemonDownScreen), "the list to come back")
+        await loaded(pilot)
+
+    run(TacitApp(d.socket), scenario)
+
+
+def test_starting_without_a_daemon_shows_the_start_command_not_a_traceback(tmp_path):
+    async def scenario(pilot) -> None:
+        await until(pilot, lambda: isinstance(pilot.app.screen, DaemonDownScreen), "the daemon-down screen")
+        assert "tacit start" in plain(pilot.app.screen.query_one("#down-message", Static))
+
+    run(TacitApp(tmp_path / "no-daemon.sock"), scenario)

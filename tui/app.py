@@ -1,0 +1,184 @@
+"""`tacit tui`: see, search, correct and forget what tacit believes.
+
+The app talks to the running daemon only through `TacitClient`. Every call
+runs in a thread worker (`TacitApp.call`), so a slow or dead daemon never
+freezes the screen; results come back to the UI thread through callbacks.
+A call that finds no daemon switches to the "daemon is not running" screen,
+which keeps retrying and steps aside when the daemon comes back.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from textual.app import App
+from textual.binding import Binding
+from textual.reactive import reactive
+from textual.signal import Signal
+from textual.worker import Worker, get_current_worker
+
+from tacitd.daemon.api.client import DaemonNotRunning, TacitClient
+
+from .screens.activity import ActivityScreen
+from .screens.beliefs import BeliefsScreen
+from .screens.down import DaemonDownScreen
+from .screens.help import HelpScreen
+from .screens.pause import PauseScreen
+from .screens.quarantine import QuarantineScreen
+
+T = TypeVar("T")
+
+TITLE = "tacit"  # the terminal title starts with this: the observers' default rules exclude it (privacy.py)
+STATUS_EVERY_S = 5.0
+EVENT_RETRY_S = 2.0
+
+
+class TacitApp(App[None]):
+    """The TUI. `socket_path` None means the client's default (TACIT_SOCKET, else the runtime dir)."""
+
+    CSS_PATH = "tacit.tcss"
+    TITLE = TITLE
+    SUB_TITLE = "what tacit believes about you"
+    MODES = {"beliefs": BeliefsScreen, "activity": ActivityScreen, "quarantine": QuarantineScreen}
+    DEFAULT_MODE = "beliefs"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS = [
+        Binding("1", "switch_mode('beliefs')", "Beliefs"),
+        Binding("2", "switch_mode('activity')", "Activity"),
+        Binding("3", "switch_mode('quarantine')", "Quarantine"),
+        Binding("p", "pause_or_resume", "Pause"),
+        Binding("ctrl+r,f5", "refresh", "Refresh"),
+        Binding("question_mark,f1", "help", "Help"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    status: reactive[Any | None] = reactive(None, init=False, always_update=True)
+    daemon_up: reactive[bool] = reactive(True, init=False)
+
+    def __init__(self, socket_path: Path | None = None, page_size: int = 1000) -> None:
+        super().__init__()
+        self.socket_path = socket_path
+        self.page_size = page_size
+        self.client = TacitClient(socket_path)
+        # Publishes (kind, proposition id) when one changed: an event from the daemon, or feedback given here.
+        # Kinds are the events' (new, revised, confirmed, rejected, forgotten) plus "superseded".
+        self.changed: Signal[tuple[str, int]] = Signal(self, "changed")
+        self._stopping = threading.Event()
+
+    def on_mount(self) -> None:
+        self.set_terminal_title(TITLE)
+        self.refresh_status()
+        self.set_interval(STATUS_EVERY_S, self.refresh_status)
+        self.watch_events()
+
+    def on_unmount(self) -> None:
+        self._stopping.set()
+        self.client.close()
+
+    def set_terminal_title(self, title: str) -> None:
+        """OSC 2: the terminal (and so the window manager) shows `title` as the window title.
+
+        The window observer reads that title, and `^tacit\\b` is one of the
+        default excluded title patterns, so tacit never records its own UI.
+        """
+        if self._driver is not None:
+            self._driver.write(f"\x1b]2;{title}\x07")
+
+    # -- talking to the daemon -----------------------------------------------------
+
+    def call(self, fn: Callable[..., T], *args: Any, then: Callable[[T], None] | None = None,
+             group: str = "api", exclusive: bool = False, quiet: bool = False) -> Worker[None]:
+        """Run `fn(*args)` (a client method) in a thread; hand its result to `then` on the UI thread.
+
+        No daemon: show the "not running" screen. A refused request (bad id,
+        gone): a notification with the daemon's message, unless `quiet`.
+        """
+
+        def job() -> None:
+            try:
+                result = fn(*args)
+            except DaemonNotRunning:
+                self.call_from_thread(setattr, self, "daemon_up", False)
+                return
+            except Exception as exc:  # the daemon said no: show its words, keep running
+                if not quiet:
+                    self.call_from_thread(self.notify, str(exc), title="tacit daemon", severity="error")
+                return
+            if then is not None and not get_current_worker().is_cancelled:
+                self.call_from_thread(then, result)
+
+        return self.run_worker(job, thread=True, group=group, exclusive=exclusive, exit_on_error=False)
+
+    def refresh_status(self) -> None:
+        self.call(self.client.status, then=self._got_status, group="status", exclusive=True, quiet=True)
+
+    def _got_status(self, status: Any) -> None:
+        self.daemon_up = True
+        self.status = status
+
+    def watch_daemon_up(self, up: bool) -> None:
+        if not up:
+            self.status = None
+            if not isinstance(self.screen, DaemonDownScreen):
+                self.push_screen(DaemonDownScreen())
+        elif isinstance(self.screen, DaemonDownScreen):
+            self.pop_screen()
+            self.action_refresh()
+
+    def watch_events(self) -> None:
+        """Tail /v1/events in a daemon thread for as long as the app runs.
+
+        Not a Textual worker: the stream blocks in a socket read between
+        events, and the app waits for its workers when it quits; a daemon
+        thread ends with the process instead.
+        """
+        threading.Thread(target=self._tail_events, name="tacit-events", daemon=True).start()
+
+    def _tail_events(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                with TacitClient(self.socket_path) as client:
+                    for event in client.events():
+                        if self._stopping.is_set():
+                            return
+                        self.call_from_thread(self._on_event, event)
+            except Exception:  # down, or the stream broke: the status poll shows it; reconnect soon
+                pass
+            if self._stopping.wait(EVENT_RETRY_S):
+                return
+
+    def _on_event(self, event: Any) -> None:
+        self.changed.publish((event.kind, event.proposition_id))
+        if event.supersedes is not None:
+            self.changed.publish(("superseded", event.supersedes))
+        self.refresh_status()
+
+    # -- actions shared by every screen ------------------------------------------------
+
+    def action_refresh(self) -> None:
+        self.refresh_status()
+        reload = getattr(self.screen, "reload", None)
+        if callable(reload):
+            reload()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_pause_or_resume(self) -> None:
+        if self.status is not None and self.status.paused:
+            self.call(self.client.resume, then=self._paused)
+            return
+
+        def chosen(seconds: int | None | bool) -> None:
+            if seconds is not False:
+                self.call(self.client.pause, seconds, then=self._paused)
+
+        self.push_screen(PauseScreen(), chosen)
+
+    def _paused(self, result: Any) -> None:
+        self.notify(f"Capture paused until {result.until.astimezone():%H:%M}" if result.paused and result.until
+                    else "Capture paused until you resume" if result.paused else "Capture resumed")
+        self.refresh_status()

@@ -1,0 +1,211 @@
+"""The main screen: every belief, sortable and filterable, with live search that says why each hit matched."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import DataTable, Footer, Header, Input, Label, Select
+
+from tacitd.memory.types import Proposition
+
+from ..actions import BELIEF_BINDINGS, BeliefActions
+from ..widgets.belief_table import SORTS, Belief, BeliefTable
+from ..widgets.status_bar import StatusBar
+from .detail import DetailScreen
+
+SEARCH_DEBOUNCE_S = 0.25
+SEARCH_LIMIT = 50
+STATUSES = [("current", "current"), ("rejected", "rejected"), ("superseded", "superseded"), ("any status", "all")]
+ALL_STATUSES = ("current", "superseded", "rejected")
+SOURCES = [("any source", "any"), ("llm", "llm"), ("stats", "stats"), ("user", "user")]
+
+
+class BeliefsScreen(BeliefActions, Screen[None]):
+    """Lists propositions page by page (first paint after one page), and live search results."""
+
+    BINDINGS = [
+        Binding("slash", "focus_search", "Search"),
+        Binding("escape", "clear_search", "Clear search", show=False),
+        Binding("enter", "open", "Details", show=False),
+        *BELIEF_BINDINGS,
+        Binding("s", "cycle_sort", "Sort"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.listing: dict[int, Belief] = {}
+        self.total = 0
+        self.query_text = ""
+        self._generation = 0  # bumps on every reload, so pages of an older listing are dropped
+        self._search_timer: Timer | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="toolbar"):
+            yield Input(placeholder="search: type to narrow (/ to focus, Esc to clear)", id="search")
+            yield Select([(f"by {k}", k) for k in SORTS], value="confidence", allow_blank=False, id="sort")
+            yield Select(STATUSES, value="current", allow_blank=False, id="status")
+            yield Select(SOURCES, value="any", allow_blank=False, id="source")
+        yield BeliefTable(id="beliefs")
+        yield Label(id="summary")
+        yield StatusBar(id="status-bar")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.app.changed.subscribe(self, self._on_changed)
+        self.query_one(BeliefTable).focus()
+        self.reload()
+
+    @property
+    def table(self) -> BeliefTable:
+        return self.query_one(BeliefTable)
+
+    # -- the listing ------------------------------------------------------------------
+
+    def filters(self) -> dict[str, Any]:
+        status = self.query_one("#status", Select).value
+        source = self.query_one("#source", Select).value
+        return {"status": ALL_STATUSES if status == "all" else (status,), "source": () if source == "any" else (source,)}
+
+    def reload(self) -> None:
+        """Fetch the listing again from the first page (filters changed, or refresh)."""
+        self._generation += 1
+        self.listing = {}
+        self._fetch_page(0, self._generation)
+        if self.query_text:
+            self._search(self.query_text)
+
+    def _fetch_page(self, offset: int, generation: int) -> None:
+        self.app.call(partial(self.app.client.recent, self.app.page_size, offset, **self.filters()),
+                      then=lambda page: self._got_page(page, generation), group="listing")
+
+    def _got_page(self, page: Any, generation: int) -> None:
+        if generation != self._generation:
+            return
+        beliefs = [Belief(item.proposition, item.support) for item in page.items]
+        self.total = page.total
+        for b in beliefs:
+            self.listing[b.id] = b
+        if not self.query_text:
+            if page.offset == 0:
+                self.table.show(beliefs)
+            else:
+                self.table.extend(beliefs)
+        next_offset = page.offset + len(page.items)
+        if page.items and next_offset < page.total:
+            self._fetch_page(next_offset, generation)
+        self._summarise()
+
+    def _summarise(self) -> None:
+        if self.query_text:
+            text = f"{self.table.row_count} matches for “{self.query_text}” (best first; why each matched on the right)"
+        else:
+            loading = f" (loading {len(self.listing):,}/{self.total:,})" if len(self.listing) < self.total else ""
+            text = f"{self.total:,} beliefs{loading} · sorted by {self.table.sort_key}"
+        self.query_one("#summary", Label).update(Text(text))
+
+    @on(Select.Changed, "#status, #source")
+    def _filters_changed(self) -> None:
+        self.reload()
+
+    @on(Select.Changed, "#sort")
+    def _sort_changed(self, event: Select.Changed) -> None:
+        if not self.query_text:
+            self.table.resort(event.value)  # type: ignore[arg-type]
+        else:
+            self.table.sort_key = event.value  # type: ignore[assignment]
+        self._summarise()
+
+    def action_cycle_sort(self) -> None:
+        select = self.query_one("#sort", Select)
+        select.value = SORTS[(SORTS.index(select.value) + 1) % len(SORTS)]  # type: ignore[arg-type]
+
+    # -- live search ------------------------------------------------------------------------
+
+    @on(Input.Changed, "#search")
+    def _typed(self, event: Input.Changed) -> None:
+        if self._search_timer is not None:
+            self._search_timer.stop()
+        query = event.value.strip()
+        self._search_timer = self.set_timer(SEARCH_DEBOUNCE_S, lambda: self._search(query))
+
+    @on(Input.Submitted, "#search")
+    def _submitted(self) -> None:
+        self.table.focus()
+
+    def _search(self, query: str) -> None:
+        self.query_text = query
+        if not query:
+            self.table.show(list(self.listing.values()))
+            self._summarise()
+            return
+        self.app.call(partial(self.app.client.search, query, SEARCH_LIMIT, **self.filters()),
+                      then=lambda out: self._got_hits(query, out), group="search", exclusive=True)
+
+    def _got_hits(self, query: str, out: Any) -> None:
+        if query != self.query_text:
+            return
+        self.table.show([Belief(h.proposition, self.listing[h.proposition.id].support
+                                if h.proposition.id in self.listing else None, tuple(h.why))
+                         for h in out.results], with_why=True, keep_order=True)
+        self._summarise()
+
+    def action_focus_search(self) -> None:
+        self.query_one("#search", Input).focus()
+
+    def action_clear_search(self) -> None:
+        search = self.query_one("#search", Input)
+        if search.value:
+            search.value = ""
+        self.table.focus()
+
+    # -- selection and changes ----------------------------------------------------------------
+
+    def selected(self) -> Proposition | None:
+        belief = self.table.current
+        return belief.proposition if belief else None
+
+    @on(DataTable.RowSelected, "#beliefs")
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_open()
+
+    def action_open(self) -> None:
+        if (p := self.selected()) is not None and p.id is not None:
+            self.app.push_screen(DetailScreen(p.id))
+
+    def _on_changed(self, change: tuple[str, int]) -> None:
+        kind, pid = change
+        if kind == "forgotten":
+            self.listing.pop(pid, None)
+            self.table.drop(pid)
+            self.total = max(0, self.total - 1)
+            self._summarise()
+            return
+        self.app.call(self.app.client.get, pid, then=self._got_changed, quiet=True)
+
+    def _got_changed(self, detail: Any) -> None:
+        p = detail.proposition
+        wanted = self.filters()
+        fits = p.status in wanted["status"] and (not wanted["source"] or p.source in wanted["source"])
+        if not fits:
+            if self.listing.pop(p.id, None) is not None:
+                self.total -= 1
+            self.table.drop(p.id)
+        else:
+            if p.id not in self.listing:
+                self.total += 1
+            belief = Belief(p, detail.support)
+            self.listing[p.id] = belief
+            if not self.query_text or p.id in self.table.beliefs:
+                self.table.upsert(Belief(p, detail.support, self.table.beliefs[p.id].why)
+                                  if p.id in self.table.beliefs else belief)
+        self._summarise()

@@ -1,0 +1,65 @@
+"""One proposition in full: reasoning, evidence, version history and feedback, with the same keys as the list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Header
+
+from tacitd.memory.types import Proposition
+
+from ..actions import BELIEF_BINDINGS, BeliefActions
+from ..widgets.detail_pane import DetailPane
+from ..widgets.status_bar import StatusBar
+
+
+class DetailScreen(BeliefActions, Screen[None]):
+    """Shows proposition `proposition_id`; follows it to its new version after an edit."""
+
+    BINDINGS = [Binding("escape,backspace", "back", "Back"), *BELIEF_BINDINGS]
+
+    def __init__(self, proposition_id: int) -> None:
+        super().__init__()
+        self.proposition_id = proposition_id
+        self.proposition: Proposition | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield DetailPane(id="detail")
+        yield StatusBar(id="status-bar")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.app.changed.subscribe(self, self._on_changed)
+        self.reload()
+
+    def reload(self) -> None:
+        self.app.call(self.app.client.get, self.proposition_id, then=self._show, group="detail", exclusive=True)
+
+    def _show(self, detail: Any) -> None:
+        self.proposition = detail.proposition
+        self.sub_title = f"#{self.proposition_id}"
+        self.query_one(DetailPane).show(detail.proposition, detail.history, detail.evidence, detail.feedback,
+                                        detail.support)
+
+    def selected(self) -> Proposition | None:
+        return self.proposition
+
+    def action_back(self) -> None:
+        self.dismiss()
+
+    def _on_changed(self, change: tuple[str, int]) -> None:
+        kind, pid = change
+        if pid != self.proposition_id:
+            return
+        if kind == "forgotten":
+            self.dismiss()
+        else:
+            self.reload()
+
+    def _edited(self, old: Proposition, new: Any) -> None:
+        self.proposition_id = new.id
+        super()._edited(old, new)

@@ -1,0 +1,35 @@
+"""Shown while no daemon answers: says so, gives the command that starts it, and keeps checking."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Center, Middle
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+RETRY_S = 1.0
+
+
+class DaemonDownScreen(Screen[None]):
+    """The app pops this screen itself when a status call succeeds again."""
+
+    BINDINGS = [Binding("q", "app.quit", "Quit"), Binding("ctrl+r,f5", "retry", "Retry now")]
+
+    def compose(self) -> ComposeResult:
+        with Middle(), Center():
+            yield Static(Text.assemble(
+                ("tacit's daemon is not running.\n\n", "bold red"),
+                "Start it with\n\n",
+                ("    tacit start\n\n", "bold"),
+                "(or run it in the foreground with ", ("tacit daemon", "bold"), ").\n\n",
+                ("Checking again every second; this screen goes away by itself.", "dim"),
+            ), id="down-message")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.set_interval(RETRY_S, self.action_retry)
+
+    def action_retry(self) -> None:
+        self.app.refresh_status()  # type: ignore[attr-defined]
