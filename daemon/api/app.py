@@ -24,6 +24,7 @@ import numpy as np
 from fastapi import FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from pydantic import BaseModel
 from sse_starlette import EventSourceResponse
 
 from tacitd.memory.db import DatabaseLocked, NotFound, StoreError
@@ -103,6 +104,12 @@ def _plain(errors: Any) -> list[dict[str, Any]]:
     return [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg")), "type": str(e.get("type"))} for e in errors]
 
 
+def _json(model: BaseModel) -> Response:
+    """The model's JSON as is: FastAPI would validate a returned model against `response_model` again,
+    which costs more than the rest of the HTTP layer on a search (bench/api.py)."""
+    return Response(model.model_dump_json(), media_type="application/json")
+
+
 def _when(value: str | None, name: str) -> datetime | None:
     if value is None:
         return None
@@ -142,7 +149,7 @@ def _reading_routes(app: FastAPI, services: Services) -> None:
         block = ops.context(store, services.settings, q, budget_tokens, embedding)
         if format == "markdown":
             return PlainTextResponse(block.markdown, media_type="text/markdown; charset=utf-8")
-        return block
+        return _json(block)
 
     @app.get("/v1/search", response_model=schemas.SearchOut)
     def search(q: Annotated[str, Query(min_length=1, max_length=2000)],
@@ -151,23 +158,23 @@ def _reading_routes(app: FastAPI, services: Services) -> None:
                min_confidence: Annotated[float, Query(ge=0, le=1)] = 0.0,
                status: Statuses = None, source: Sources = None,
                app_name: Annotated[str | None, Query(alias="app", max_length=200)] = None,
-               floor: Annotated[float, Query(ge=0, le=1)] = 0.0) -> schemas.SearchOut:
+               floor: Annotated[float, Query(ge=0, le=1)] = 0.0) -> Response:
         """The hybrid search; each hit carries its score parts and why it matched."""
         filters = _filters(since, min_confidence, status, source, app_name)
         hits = ops.search(services.store(), services.settings, q, services.embed(q, query=True), limit, filters, floor)
-        return schemas.SearchOut(query=q, results=hits)
+        return _json(schemas.SearchOut(query=q, results=hits))
 
     @app.get("/v1/propositions/recent", response_model=schemas.Listing)
     def recent(limit: Annotated[int, Query(ge=1, le=1000)] = 50, offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
                status: Statuses = None, source: Sources = None,
-               min_confidence: Annotated[float, Query(ge=0, le=1)] = 0.0) -> schemas.Listing:
+               min_confidence: Annotated[float, Query(ge=0, le=1)] = 0.0) -> Response:
         """Propositions most recently learned, supported or changed, with support; page with offset."""
-        return ops.listing(services.store(), limit, offset, _filters(None, min_confidence, status, source))
+        return _json(ops.listing(services.store(), limit, offset, _filters(None, min_confidence, status, source)))
 
     @app.get("/v1/propositions/{proposition_id}", response_model=schemas.Detail)
-    def get(proposition_id: PropositionId) -> schemas.Detail:
+    def get(proposition_id: PropositionId) -> Response:
         """One proposition with its version history, evidence, feedback and support."""
-        return ops.detail(services.store(), proposition_id)
+        return _json(ops.detail(services.store(), proposition_id))
 
     @app.get("/v1/activity", response_model=schemas.ActivityReport)
     def activity(days: Annotated[int, Query(ge=1, le=31)] = 7) -> schemas.ActivityReport:

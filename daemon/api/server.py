@@ -24,6 +24,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import anyio
+import anyio.to_thread
 import platformdirs
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -31,6 +33,9 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 ENV_VAR = "TACIT_SOCKET"
 SOCKET_NAME = "tacit.sock"
 HEADER_TIMEOUT_S = 10.0
+# Routes run on anyio's thread pool, each thread with its own Store (stores.py) and so its own SQLite page
+# cache: 8 threads keep that memory bounded, and more than 8 would only queue on the CPU and the embedder lock.
+API_THREADS = 8
 log = logging.getLogger(__name__)
 
 
@@ -137,6 +142,7 @@ def config(app: Any) -> uvicorn.Config:
 async def serve_api(app: Any, socket_path: Path, stop: asyncio.Event) -> None:
     """Serve `app` on `socket_path` until `stop` is set; the socket file is removed on the way out."""
     sock = bind_socket(socket_path)
+    anyio.to_thread.current_default_thread_limiter().total_tokens = API_THREADS
     server = _Server(config(app))
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     stopping = asyncio.create_task(stop.wait())

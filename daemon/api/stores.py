@@ -1,9 +1,10 @@
 """One Store per thread, for the API's thread pool.
 
 A Store serialises its callers on one connection lock (memory/db.py). The
-routes run on up to 40 pool threads; sharing one Store would queue every
-search behind the others, while SQLite in WAL mode lets separate
-connections read side by side (writers still take turns, in SQLite).
+routes run on up to `server.API_THREADS` pool threads; sharing one Store
+would queue every search behind the others, while SQLite in WAL mode lets
+separate connections read side by side (writers still take turns, in
+SQLite).
 Stores are opened on a thread's first call and all closed by `close()`.
 `bench/api.py --json` measures this against one shared Store.
 """
