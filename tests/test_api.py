@@ -286,3 +286,17 @@ def test_the_daemon_refuses_another_uid(server):
     assert os.WEXITSTATUS(status) == 0
     with TacitClient(server.socket_path) as c:  # our own uid still gets in
         assert c.status().daemon["worker"] == "test"
+
+
+def test_a_body_that_stops_arriving_is_answered_408_and_changes_nothing(server, services):
+    from tacitd.daemon.api import limits
+
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(limits.BODY_TIMEOUT_S + 10)
+    s.connect(str(server.socket_path))
+    s.sendall(b"POST /v1/propositions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+              b"Content-Length: 100\r\n\r\n{\"text\": \"half")  # 15 of the 100 bytes promised
+    reply = s.recv(4096)
+    s.close()
+    assert reply.startswith(b"HTTP/1.1 408") and b"not received within" in reply
+    assert services.store().counts()["propositions"] == 0
