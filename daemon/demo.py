@@ -33,14 +33,15 @@ from rich.panel import Panel
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from .api.client import DaemonNotRunning, TacitClient
+from .api.client import TacitClient
 from .api.schemas import ObservationIn
 
 QUESTIONS = ("What machine learning work is Sam doing, and with which dataset?",
              "Is Sam planning any travel?")
 USER = "Sam"
+BUDGET_TOKENS = 250  # a few lines each: the most relevant come first
 START_TIMEOUT_S = 120.0  # the daemon loads the embedder before it serves
-PIPELINE_TIMEOUT_S = 900.0
+PIPELINE_TIMEOUT_S = 1800.0  # a hang, not a slow machine
 STOP_TIMEOUT_S = 15.0
 console = Console()
 
@@ -78,16 +79,15 @@ def running_daemon(env: dict[str, str], log: Path) -> Iterator[TacitClient]:
     try:
         def up() -> bool:
             if proc.poll() is not None:
-                raise RuntimeError(f"the daemon exited with status {proc.returncode}; its log:\n"
-                                   + log.read_text(errors="replace")[-3000:])
-            try:
-                client.status()
-                return True
-            except DaemonNotRunning:
-                return False
+                raise RuntimeError(f"the daemon exited with status {proc.returncode}")
+            return client.running()
 
         poll(up, START_TIMEOUT_S, "starting the daemon")
         yield client
+    except Exception:
+        console.print("[red]the demo failed; the daemon's log ends with:[/red]")
+        console.print(log.read_text(errors="replace")[-3000:], markup=False, highlight=False)
+        raise
     finally:
         client.close()
         if proc.poll() is None:
@@ -115,16 +115,16 @@ def wait_for_pipeline(client: TacitClient, pushed: int) -> None:
             status = client.status()
             waiting = status.queue.get("pending", 0) + status.queue.get("segmented", 0)
             worker = status.daemon.get("worker") or {}
-            doing = worker.get("current_segment") or worker.get("state", "")
             progress.update(task, completed=max(0, pushed - waiting),
-                            description=f"pipeline ({doing}; {status.propositions} beliefs so far)")
+                            description=f"pipeline (model {worker.get('state', '?')}, "
+                                        f"{status.propositions} beliefs so far)")
             return waiting == 0
 
         poll(done, PIPELINE_TIMEOUT_S, "the pipeline", interval_s=1.0)
     batch = (client.status().daemon.get("worker") or {}).get("last_batch") or {}
     if batch:
         console.print(f"pipeline done: {batch.get('segments', '?')} activity segments, {batch.get('skipped', 0)} "
-                      f"skipped as noise (ads, spam, news), {batch.get('quarantined', 0)} quarantined, "
+                      f"skipped by the screen (ads, spam, news), {batch.get('quarantined', 0)} quarantined, "
                       f"{batch.get('propositions_written', 0)} beliefs written by the model")
 
 
@@ -143,7 +143,7 @@ async def ask(env: dict[str, str], questions: tuple[str, ...]) -> list[str]:
     answers = []
     async with Client(params) as client:
         for q in questions:
-            result = await client.call_tool("get_user_context", {"query": q, "budget_tokens": 400})
+            result = await client.call_tool("get_user_context", {"query": q, "budget_tokens": BUDGET_TOKENS})
             text = "\n".join(c.text for c in result.content if c.type == "text")
             if result.is_error:
                 raise RuntimeError(f"get_user_context failed: {text}")

@@ -24,6 +24,8 @@ import click
 import httpx
 from pydantic import Field
 
+from tacitd.memory.types import Proposition
+
 from .api.client import ApiError, DaemonNotRunning, TacitClient
 from .timespec import format_local, parse_when
 
@@ -48,7 +50,7 @@ INSTRUCTIONS = (
 GET_USER_CONTEXT = (
     "Get what tacit knows about the user that is relevant to a question or task, as a ready-to-use "
     "Markdown block that fits a token budget. Each line is one statement about the user with its "
-    "confidence (0-1) and when it was last seen. Call this at the start of a task that depends on "
+    "confidence (0-1) and the time of its newest evidence. Call this at the start of a task that depends on "
     "the user's projects, tools, habits, plans or preferences (e.g. 'help me with my grant', "
     "'continue where I left off', 'book my trip'), before asking the user for background. "
     "Pass the user's request as `query`; pass an empty query for a general profile of the user. "
@@ -56,17 +58,17 @@ GET_USER_CONTEXT = (
 )
 
 SEARCH_MEMORY = (
-    "Search the user's memory for specific statements, newest evidence and best matches first, with "
-    "each hit's id, confidence, score and evidence time. Use it to look up one thing (a project name, "
+    "Search the user's memory for specific statements, best matches first, with each hit's id, "
+    "confidence, score and when it was last updated. Use it to look up one thing (a project name, "
     "a tool, a place, a person the user works with) or to check whether tacit already knows something; "
     "use get_user_context instead when you want background for a task. `since` keeps only statements "
     "supported since then: a span back from now such as 30m, 6h, 2d, 1w, or an ISO date like 2026-11-01."
 )
 
 RECENT_ACTIVITY = (
-    "What tacit learned or saw confirmed about the user in the last `hours` hours (default 24), newest "
-    "first: use it for 'what was I doing this morning / yesterday', stand-ups, or to resume the user's "
-    "recent work. Returns statements about the user, each with its confidence and when it was last seen."
+    "How the user spent the last `hours` hours (default 24): time per app, then the statements about the "
+    "user that tacit learned or saw supported in that time, newest first, each with its confidence. Use it "
+    "for 'what was I doing this morning / yesterday', stand-ups, or to pick up the user's recent work."
 )
 
 REMEMBER = (
@@ -106,9 +108,9 @@ def _call(client_factory: Callable[[], TacitClient], fn: Callable[[TacitClient],
         raise _tool_error(f"tacit's daemon did not answer in time ({exc}); try again") from exc
 
 
-def _line(p: Any, extra: str = "") -> str:
-    when = format_local(p.updated_at) if getattr(p, "updated_at", None) else "unknown time"
-    return f"- #{p.id} {p.text} (confidence {p.confidence:.2f}{extra}, last seen {when})"
+def _line(p: Proposition, extra: str = "") -> str:
+    """One statement per line. Evidence snippets stay out: they are raw screen text, untrusted for an assistant."""
+    return f"- #{p.id} {p.text} (confidence {p.confidence:.2f}{extra}, updated {format_local(p.updated_at)})"
 
 
 def build_server(client_factory: Callable[[], TacitClient] = TacitClient) -> MCPServer:
