@@ -52,12 +52,15 @@ def tacit_command() -> str:
 
 
 def demo_env(home: Path) -> dict[str, str]:
-    """Environment for the throwaway daemon and the bridge: its own data dir, config, key and socket."""
-    config = home / "config.toml"
-    config.write_text(f'[observers]\nenabled = []\n\n[daemon]\nuser_name = "{USER}"\nflush_interval_s = 5\n',
-                      encoding="utf-8")
-    return {"TACIT_DATA_DIR": str(home / "data"), "TACIT_CONFIG": str(config),
+    """Environment for the throwaway daemon and the bridge: its own data dir, key and socket, and no config file.
+
+    Settings go in as `TACIT_*` variables because those win over any file and
+    over the same variables in the user's shell: observers stay off whatever
+    the caller's environment says.
+    """
+    return {"TACIT_DATA_DIR": str(home / "data"), "TACIT_CONFIG": str(home / "no-config.toml"),
             "TACIT_DB_KEY": secrets.token_hex(32), "TACIT_SOCKET": str(home / "run" / "tacit.sock"),
+            "TACIT_OBSERVERS__ENABLED": "[]", "TACIT_DAEMON__USER_NAME": USER, "TACIT_DAEMON__FLUSH_INTERVAL_S": "5",
             "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
 
 

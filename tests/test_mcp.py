@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from contextlib import asynccontextmanager
@@ -139,15 +140,16 @@ def test_remember_is_stored_as_the_users_own_and_search_and_recent_activity_find
         api.push_observations([{"observer": "window", "app": "code", "window_title": "thesis.tex",
                                 "captured_at": (now - timedelta(minutes=40)).isoformat(), "duration_s": 1200}])
 
-    async def session(client: Client) -> tuple[str, str, str, str]:
+    async def session(client: Client) -> tuple[str, str, str, str, tuple[bool, str]]:
         _, stored = await call(client, "remember", text="I  prefer British spelling\nin my documents")
         _, found = await call(client, "search_memory", query="which spelling conventions", limit=5, since="1h")
         _, none_since = await call(client, "search_memory", query="which spelling conventions",
                                    since=(now + timedelta(days=1)).date().isoformat())
         _, recent = await call(client, "recent_activity", hours=2)
-        return stored, found, none_since, recent
+        daemon.stop()  # the daemon goes away while the assistant is connected
+        return stored, found, none_since, recent, await call(client, "search_memory", query="spelling")
 
-    stored, found, none_since, recent = run(session, daemon.socket)
+    stored, found, none_since, recent, after_stop = run(session, daemon.socket)
     new_id = int(stored.split("#")[1].split(":")[0])
     p = daemon_store.get(new_id)
     assert (p.text, p.source, p.confidence) == ("I prefer British spelling in my documents", "user", 1.0)
@@ -155,3 +157,11 @@ def test_remember_is_stored_as_the_users_own_and_search_and_recent_activity_find
     assert f"#{new_id}" not in none_since
     assert f"#{new_id} I prefer British spelling" in recent
     assert "Time by app: code 20 min" in recent
+    assert after_stop[0] and "tacit start" in after_stop[1]
+
+
+def test_the_cli_does_not_import_the_mcp_sdk():
+    """The SDK takes about a second to import; only `tacit mcp` should pay it, not every command."""
+    code = "import sys, tacitd.daemon.cli; print(sorted(m for m in sys.modules if m == 'mcp' or m.startswith('mcp.')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
