@@ -117,14 +117,16 @@ def test_context_finds_a_seeded_belief_by_meaning_and_ranks_it_for_the_question(
     seed(daemon_store, minilm, "Sam is booking flights to Osaka for March", "firefox")
     seed(daemon_store, minilm, "Sam prefers a dark theme in the terminal", "kitty")
 
-    async def session(client: Client) -> tuple[str, str]:
+    async def session(client: Client) -> tuple[str, str, str]:
         _, ml = await call(client, "get_user_context", query="which machine learning project is the user doing?",
                            budget_tokens=400)
         _, trip = await call(client, "get_user_context", query="is the user going on a trip abroad?",
                              budget_tokens=400)
-        return ml, trip
+        _, profile = await call(client, "get_user_context")  # no query: a general profile
+        return ml, trip, profile
 
-    ml, trip = run(session, daemon.socket)
+    ml, trip, profile = run(session, daemon.socket)
+    assert all(words in profile for words in ("reward model", "Osaka", "dark theme"))
     assert ranked_first(ml, "reward model", "Osaka")  # neither question names its answer's words
     assert ranked_first(trip, "Osaka", "reward model")
 
