@@ -16,7 +16,7 @@ import click
 
 from . import lifecycle, render
 from .cli_context import App, emit_json, json_option, pass_app
-from .config import load_settings
+from .config import Settings, load_settings
 from .timespec import format_local
 
 NOT_RUNNING = 3
@@ -40,16 +40,23 @@ def _socket(app: App) -> Path:
 
 
 @click.command()
+@click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+              help="Overrides [daemon] log_level. Observation text is never logged at INFO or above.")
 @pass_app
-def daemon(app: App) -> None:
+def daemon(app: App, log_level: str | None) -> None:
     """Run the daemon in the foreground (what `tacit start` and the service run). Ctrl-C stops it."""
     from .runtime import run_daemon
 
     params = click.get_current_context().find_root().params
-    settings = app.settings
+
+    def settings_now(settings: Settings) -> Settings:  # the flag outlives a SIGHUP reload
+        if log_level:
+            settings.daemon.log_level = log_level.upper()  # type: ignore[assignment]
+        return settings
+
     try:
-        code = run_daemon(settings, reload=lambda: load_settings(params.get("config_path"),
-                                                                  data_dir=params.get("data_dir")))
+        code = run_daemon(settings_now(app.settings), reload=lambda: settings_now(
+            load_settings(params.get("config_path"), data_dir=params.get("data_dir"))))
     except lifecycle.LifecycleError as exc:
         raise click.ClickException(str(exc)) from exc
     raise SystemExit(code)

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 
-from daemon_proc import MAIN, daemon, running_daemon, wait_until  # noqa: F401  (fixture)
+from daemon_proc import MAIN, daemon, daemon_env, running_daemon, short_socket_dir, wait_until  # noqa: F401
 from tacitd.daemon.lifecycle import pid_state
 
 
@@ -86,3 +86,17 @@ def test_the_pipeline_processes_pushed_observations_and_logs_no_text_at_info(tmp
     log = d.log_text()
     assert "level=INFO" in log and "pass: " in log
     assert "Zanzibar" not in log
+
+
+def test_log_level_flag_turns_debug_on_and_the_default_keeps_it_off(tmp_path, daemon):
+    env = daemon_env(tmp_path / "other", short_socket_dir() / "tacit.sock", model=None)
+    proc = subprocess.Popen([sys.executable, "-c", MAIN, "daemon", "--log-level", "debug"], env=env,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        first_debug = wait_until(lambda: (line := proc.stderr.readline()) and "level=DEBUG" in line and line
+                                 or proc.poll() is not None and "exited", 60, 0, "a DEBUG line")
+        assert first_debug != "exited"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=20)
+    assert "level=DEBUG" not in daemon.log_text()  # the fixture's daemon runs at the default INFO
