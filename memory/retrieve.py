@@ -91,6 +91,21 @@ class _Signals:
     window: TimeWindow | None
 
 
+@dataclass
+class _Scored:
+    """One candidate's score and the qualities behind it; a `Hit` is made only for those returned."""
+
+    p: Proposition
+    score: float
+    lexical: float
+    semantic: float | None
+    cosine: float | None
+    time_match: float | None
+    relevance: float
+    recency: float
+    matched: frozenset[str]
+
+
 def search(
     store: Store,
     text: str,
@@ -123,14 +138,14 @@ def search(
     # FTS5's own tokens, so "matched" agrees with what BM25 matched.
     terms = store.query_terms(words_text)
     doc_terms = dict(zip(props, store.terms([f"{p.text} {p.reasoning}" for p in props.values()])))
-    signals = _Signals(bm25, vector, _cosines(store, list(props), embedding), terms, doc_terms,
-                       _idf(store, terms), window)
-    hits = _score(props, signals, params, now)
-    hits = [h for h in hits if h.score >= floor]
-    chosen = _mmr(store, hits, limit, params.mmr_lambda)
-    for hit in chosen:
+    vectors = store.embeddings(list(props))  # read once: for the cosines and for MMR
+    signals = _Signals(bm25, vector, _cosines(vectors, embedding), terms, doc_terms, _idf(store, terms), window)
+    scored = [s for s in _score(props, signals, params, now) if s.score >= floor]
+    chosen = _mmr(scored, vectors, limit, params.mmr_lambda)
+    hits = [_hit(s, signals, now) for s in chosen]
+    for hit in hits:
         hit.evidence = [_snippet(o) for o in store.evidence_for(hit.proposition.id, params.evidence_snippets)]
-    return chosen
+    return hits
 
 
 def _within(filters: SearchFilters, window: TimeWindow) -> SearchFilters:
@@ -140,12 +155,12 @@ def _within(filters: SearchFilters, window: TimeWindow) -> SearchFilters:
     return filters.model_copy(update={"since": since, "until": until})
 
 
-def _cosines(store: Store, ids: list[int], embedding: np.ndarray | None) -> dict[int, float]:
-    if embedding is None or not ids:
+def _cosines(vectors: dict[int, np.ndarray], embedding: np.ndarray | None) -> dict[int, float]:
+    if embedding is None or not vectors:
         return {}
     query = np.asarray(embedding, dtype=np.float32)
     query = query / (np.linalg.norm(query) or 1.0)
-    return {pid: float(vec @ query) for pid, vec in store.embeddings(ids).items()}
+    return dict(zip(vectors, (np.stack(list(vectors.values())) @ query).tolist()))
 
 
 def _idf(store: Store, terms: frozenset[str]) -> dict[str, float]:
@@ -170,13 +185,13 @@ def _fuse(lexical: float, semantic: float | None, params: RetrievalParams) -> fl
     return max(semantic, mean)
 
 
-def _score(props: dict[int, Proposition], signals: _Signals, params: RetrievalParams, now: datetime) -> list[Hit]:
-    bm25_rank = {pid: i + 1 for i, pid in enumerate(signals.bm25)}
-    vec_rank = {pid: i + 1 for i, (pid, _) in enumerate(signals.vector)}
+def _score(props: dict[int, Proposition], signals: _Signals, params: RetrievalParams,
+           now: datetime) -> list[_Scored]:
+    """Every candidate's score, best first (newest first on ties)."""
     weight_all = sum(signals.idf.values())
     clock = signals.window.end if signals.window else now
     span = 1.0 - params.similarity_noise
-    hits = []
+    scored = []
     for pid, p in props.items():
         matched = signals.terms & signals.doc_terms[pid]
         lexical = sum(signals.idf[t] for t in matched) / weight_all if weight_all else 0.0
@@ -191,21 +206,27 @@ def _score(props: dict[int, Proposition], signals: _Signals, params: RetrievalPa
         recency = p.recency(max(clock, p.updated_at))
         conf_w = params.confidence_floor + (1 - params.confidence_floor) * p.confidence
         rec_w = params.recency_floor + (1 - params.recency_floor) * recency
-        parts = ScoreParts(
-            bm25_rank=bm25_rank.get(pid),
-            vector_rank=vec_rank.get(pid),
-            similarity=cosine,
-            lexical=lexical,
-            semantic=semantic,
-            time_match=time_match,
-            relevance=relevance,
-            recency=recency,
-            confidence=p.confidence,
-        )
-        why = _why(parts, matched, len(signals.terms), p, now, signals.window)
-        hits.append(Hit(proposition=p, score=relevance * conf_w * rec_w, parts=parts, why=why, evidence=[]))
-    hits.sort(key=lambda h: (-h.score, -(h.proposition.id or 0)))
-    return hits
+        scored.append(_Scored(p, relevance * conf_w * rec_w, lexical, semantic, cosine, time_match,
+                              relevance, recency, matched))
+    scored.sort(key=lambda s: (-s.score, -(s.p.id or 0)))
+    return scored
+
+
+def _hit(s: _Scored, signals: _Signals, now: datetime) -> Hit:
+    pid = s.p.id
+    parts = ScoreParts(
+        bm25_rank=signals.bm25.index(pid) + 1 if pid in signals.bm25 else None,
+        vector_rank=next((i + 1 for i, (v, _) in enumerate(signals.vector) if v == pid), None),
+        similarity=s.cosine,
+        lexical=s.lexical,
+        semantic=s.semantic,
+        time_match=s.time_match,
+        relevance=s.relevance,
+        recency=s.recency,
+        confidence=s.p.confidence,
+    )
+    why = _why(parts, s.matched, len(signals.terms), s.p, now, signals.window)
+    return Hit(proposition=s.p, score=s.score, parts=parts, why=why, evidence=[])
 
 
 def _time_match(window: TimeWindow, p: Proposition) -> float:
@@ -232,13 +253,13 @@ def _why(parts: ScoreParts, matched: frozenset[str], n_terms: int, p: Propositio
     return why
 
 
-def _mmr(store: Store, hits: list[Hit], limit: int, lam: float) -> list[Hit]:
+def _mmr(scored: list[_Scored], vectors: dict[int, np.ndarray], limit: int, lam: float) -> list[_Scored]:
     """Maximal marginal relevance: trade a little score for less repetition."""
-    pool = hits[: max(3 * limit, 30)]
+    pool = scored[: max(3 * limit, 30)]
     if len(pool) <= 1 or lam >= 1.0:
         return pool[:limit]
-    sim = _similarities(store, pool)
-    rel = np.array([h.score for h in pool]) / (pool[0].score or 1.0)
+    sim = _similarities(pool, vectors)
+    rel = np.array([s.score for s in pool]) / (pool[0].score or 1.0)
     chosen = [0]
     max_sim = sim[0].copy()
     open_ = np.ones(len(pool), dtype=bool)
@@ -252,14 +273,13 @@ def _mmr(store: Store, hits: list[Hit], limit: int, lam: float) -> list[Hit]:
     return [pool[i] for i in chosen]
 
 
-def _similarities(store: Store, pool: list[Hit]) -> np.ndarray:
+def _similarities(pool: list[_Scored], vectors: dict[int, np.ndarray]) -> np.ndarray:
     """Cosine between stored vectors; word-set Jaccard where a vector is missing."""
-    ids = [h.proposition.id for h in pool]
-    vectors = store.embeddings(ids)
-    if len(vectors) == len(ids):
+    ids = [s.p.id for s in pool]
+    if all(i in vectors for i in ids):
         matrix = np.stack([vectors[i] for i in ids])
         return matrix @ matrix.T
-    bags = [set(words(h.proposition.text)) for h in pool]
+    bags = [set(words(s.p.text)) for s in pool]
     n = len(pool)
     sim = np.zeros((n, n))
     for a in range(n):
