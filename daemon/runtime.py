@@ -53,6 +53,7 @@ from .worker import ModelWorker
 log = logging.getLogger("tacit.daemon")
 OBSERVERS = ("screen", "window", "input", "files")
 FADED = 0.125  # recency weight after three half-lives
+NOTEWORTHY = ("backup", "gc", "stats")  # jobs whose results are logged at INFO; the frequent ones at DEBUG
 
 
 class Daemon:
@@ -223,6 +224,10 @@ class Daemon:
             self._scheduler.shutdown(wait=False)
         await asyncio.gather(self.supervisor.stop(), self.worker.stop(self.settings.daemon.stop_timeout_s),
                              return_exceptions=True)
+        try:  # fold the WAL into the file; PASSIVE never waits for readers, so the exit stays quick
+            await asyncio.to_thread(self._checkpoint, "PASSIVE")
+        except Exception as exc:
+            log.warning("final checkpoint skipped: %s", exc)
         api_stop.set()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(api, 2.0)
@@ -272,7 +277,7 @@ class Daemon:
             try:
                 result = await asyncio.to_thread(fn)
                 self.jobs[name] = {"last_run": started.isoformat(), "ok": True, "result": result}
-                log.info("job %s: %s", name, result)
+                log.log(logging.INFO if name in NOTEWORTHY else logging.DEBUG, "job %s: %s", name, result)
             except Exception as exc:
                 self.jobs[name] = {"last_run": started.isoformat(), "ok": False, "error": f"{type(exc).__name__}: {exc}"}
                 log.exception("job %s failed", name)
@@ -295,8 +300,8 @@ class Daemon:
         faded = sum(1 for p in props if p.recency(now) < FADED)
         return {"current": len(props), "faded": faded}
 
-    def _checkpoint(self) -> dict[str, int]:
-        busy, log_pages, done = self.store().db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    def _checkpoint(self, mode: str = "TRUNCATE") -> dict[str, int]:
+        busy, log_pages, done = self.store().db.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
         return {"busy": busy, "wal_pages": log_pages, "checkpointed": done}
 
     def _backup(self) -> dict[str, Any]:
