@@ -100,3 +100,14 @@ def test_log_level_flag_turns_debug_on_and_the_default_keeps_it_off(tmp_path, da
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=20)
     assert "level=DEBUG" not in daemon.log_text()  # the fixture's daemon runs at the default INFO
+
+
+def test_status_says_until_when_capture_is_paused(daemon):
+    r = daemon.post("/v1/pause", json={"duration_s": 3600})
+    assert r.status_code == 200, r.text
+    out = tacit(daemon, "status")
+    assert out.returncode == 0, out.stderr
+    line = next(x for x in out.stdout.splitlines() if x.startswith("paused until"))
+    assert "tacit resume" not in line and ":" in line  # a local time, not the open-ended pause
+    daemon.post("/v1/resume")
+    assert not any(x.startswith("paused") for x in tacit(daemon, "status").stdout.splitlines())
