@@ -43,6 +43,7 @@ log = logging.getLogger("tacit.worker")
 # "exit": os._exit(70) each time; "segv": SIGSEGV each time, as a llama.cpp crash; "once": SIGSEGV on the
 # first segment only (a marker file in the data dir remembers it); "hang": a model call that never returns.
 FAULT_ENV = "TACIT_TEST_WORKER_FAULT"
+KEEP_CALLS = 100  # model calls' stats kept in the child between passes
 
 
 # -- the child ----------------------------------------------------------------------------------------
@@ -112,6 +113,7 @@ def _one_pass(pipeline: Any, settings: Settings, conn: Connection, stop: threadi
               flush: bool) -> dict[str, Any]:
     from .pipeline import queue
     from .pipeline.quarantine import RetryPolicy
+    from .pipeline.run import Learned
 
     params = queue.PipelineParams(retry=RetryPolicy(max_tries=settings.daemon.worker_max_tries))
     calls_before = len(pipeline.llm.usage.calls)
@@ -133,6 +135,9 @@ def _one_pass(pipeline: Any, settings: Settings, conn: Connection, stop: threadi
         report = queue.run(pipeline.store, step, params, flush=flush, on_segment=after)
     calls = pipeline.llm.usage.calls[calls_before:]
     tokens, seconds = sum(c.completion_tokens for c in calls), sum(c.seconds for c in calls)
+    # A child runs for weeks: what each pass recorded for a one-shot report must not pile up.
+    pipeline.learned = Learned()
+    del pipeline.llm.usage.calls[:-KEEP_CALLS]
     return {**report.summary(), "finished_at": utcnow().isoformat(), "seconds": round(time.perf_counter() - start, 2),
             "llm_calls": len(calls), "tok_s": round(tokens / seconds, 2) if seconds else None}
 
