@@ -39,7 +39,7 @@ from .api.schemas import ObservationIn
 QUESTIONS = ("What machine learning work is Sam doing, and with which dataset?",
              "Is Sam planning any travel?")
 USER = "Sam"
-BUDGET_TOKENS = 250  # a few lines each: the most relevant come first
+BUDGET_TOKENS = 150  # about four lines each: the most relevant come first
 START_TIMEOUT_S = 120.0  # the daemon loads the embedder before it serves
 PIPELINE_TIMEOUT_S = 1800.0  # a hang, not a slow machine
 STOP_TIMEOUT_S = 15.0
