@@ -8,9 +8,11 @@ import signal
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from daemon_proc import MAIN, daemon, daemon_env, running_daemon, short_socket_dir, wait_until  # noqa: F401
 from tacitd.daemon.lifecycle import pid_state
+from tacitd.memory.store import Store
 
 
 def tacit(d, *args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
@@ -111,3 +113,16 @@ def test_status_says_until_when_capture_is_paused(daemon):
     assert "tacit resume" not in line and ":" in line  # a local time, not the open-ended pause
     daemon.post("/v1/resume")
     assert not any(x.startswith("paused") for x in tacit(daemon, "status").stdout.splitlines())
+
+
+def test_a_wrong_key_stops_the_daemon_at_start_with_a_clear_error_and_changes_nothing(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    Store(data / "tacit.db").close()  # encrypted with the session's key
+    before = (data / "tacit.db").read_bytes()
+    env = daemon_env(data, short_socket_dir() / "tacit.sock", model=None, extra={"TACIT_DB_KEY": "11" * 32})
+    out = subprocess.run([sys.executable, "-c", MAIN, "daemon"], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1
+    assert "unreadable with the key from TACIT_DB_KEY" in out.stderr and "Traceback" not in out.stderr
+    assert (data / "tacit.db").read_bytes() == before
+    assert not (data / "tacit.pid").exists() and not Path(env["TACIT_SOCKET"]).exists()
