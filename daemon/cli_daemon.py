@@ -69,13 +69,19 @@ def daemon(app: App, log_level: str | None) -> None:
 @pass_app
 def start(app: App, timeout: float, as_json: bool) -> None:
     """Start the daemon in the background; returns once its API answers."""
-    from .api.client import TacitClient
+    from .api.client import ApiError, TacitClient
 
     socket_path = _socket(app)
     with TacitClient(socket_path, timeout=2.0) as client:
+
+        def ready() -> bool:
+            try:
+                return client.running()
+            except ApiError:  # it answers, but not yet well: keep waiting (the log says why if it never does)
+                return False
+
         try:
-            pid = lifecycle.start_detached(_root_args(), app.settings.log_path, app.settings.pid_path,
-                                           client.running, timeout)
+            pid = lifecycle.start_detached(_root_args(), app.settings.log_path, app.settings.pid_path, ready, timeout)
         except lifecycle.LifecycleError as exc:
             raise click.ClickException(str(exc)) from exc
     if as_json:
