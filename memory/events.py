@@ -14,11 +14,12 @@ insert deletes the row `KEEP` ids back (the ids never repeat: AUTOINCREMENT).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from .db import Connection
+if TYPE_CHECKING:  # the API's client imports Event; it must not load SQLite to do so
+    from .db import Connection
 
 EventKind = Literal["new", "revised", "confirmed", "rejected", "forgotten"]
 KEEP = 10_000

@@ -24,30 +24,15 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel
-
 from .db import Connection, NotFound, StoreError
 from .sql import observation_from_row, placeholders, to_db_time
-from .types import Observation, Support, Timestamp, utcnow
+from .types import Observation, QuarantineEntry, Support, utcnow
 
 SegmentState = Literal["open", "processed", "skipped", "quarantined", "dropped"]
 DONE: tuple[SegmentState, ...] = ("processed", "skipped", "dropped")
 PAGE = 500
 # Columns for stats: everything but the text, which stats never read and which is most of the bytes.
 ACTIVITY_COLUMNS = "id, observer, app, window_title, url, '' AS text, captured_at, duration_s, meta"
-
-
-class QuarantineEntry(BaseModel):
-    """A segment that failed: what went wrong, what the model said, and when it is tried again."""
-
-    key: str
-    observation_ids: list[int]
-    error: str
-    raw_output: str
-    tries: int
-    next_try_at: Timestamp | None  # None: given up until `tacit quarantine retry`
-    first_failed_at: Timestamp
-    last_failed_at: Timestamp
 
 
 class WorkQueue:

@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from .store import Store
 from .text import words
 from .timewords import TimeWindow, find_window, local_now
-from .types import Observation, Proposition, SearchFilters
+from .types import Hit, Observation, Proposition, ScoreParts, SearchFilters
 
 
 class RetrievalParams(BaseModel):
@@ -56,26 +56,6 @@ class RetrievalParams(BaseModel):
     recency_floor: float = Field(default=0.5, ge=0, le=1, description="weight when fully decayed")
     mmr_lambda: float = Field(default=0.7, ge=0, le=1)
     evidence_snippets: int = Field(default=3, ge=0, le=20)
-
-
-class ScoreParts(BaseModel):
-    bm25_rank: int | None = Field(description="1-based rank among BM25 candidates")
-    vector_rank: int | None = Field(description="1-based rank among vector candidates")
-    similarity: float | None = Field(description="cosine similarity to the query vector")
-    lexical: float = Field(description="IDF-weighted share of the query's terms matched, in [0, 1]")
-    semantic: float | None = Field(description="cosine mapped from the noise level (0) to 1")
-    time_match: float | None = Field(description="share inside the queried time window, if the query named one")
-    relevance: float = Field(description="weighted mean of the qualities, in [0, 1]")
-    recency: float = Field(description="exp(-ln2 * age / half_life)")
-    confidence: float
-
-
-class Hit(BaseModel):
-    proposition: Proposition
-    score: float
-    parts: ScoreParts
-    why: list[str]
-    evidence: list[str]
 
 
 @dataclass

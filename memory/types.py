@@ -178,3 +178,40 @@ class Support(_Model):
     sessions: int = Field(default=0, ge=0)
     days: int = Field(default=0, ge=0)
     confirmed: bool = False
+
+
+class ScoreParts(BaseModel):
+    """Why a search hit scored what it did (memory/retrieve.py computes them)."""
+
+    bm25_rank: int | None = Field(description="1-based rank among BM25 candidates")
+    vector_rank: int | None = Field(description="1-based rank among vector candidates")
+    similarity: float | None = Field(description="cosine similarity to the query vector")
+    lexical: float = Field(description="IDF-weighted share of the query's terms matched, in [0, 1]")
+    semantic: float | None = Field(description="cosine mapped from the noise level (0) to 1")
+    time_match: float | None = Field(description="share inside the queried time window, if the query named one")
+    relevance: float = Field(description="weighted mean of the qualities, in [0, 1]")
+    recency: float = Field(description="exp(-ln2 * age / half_life)")
+    confidence: float
+
+
+class Hit(BaseModel):
+    """One search result: the proposition, its score and parts, why it matched, evidence snippets."""
+
+    proposition: Proposition
+    score: float
+    parts: ScoreParts
+    why: list[str]
+    evidence: list[str]
+
+
+class QuarantineEntry(BaseModel):
+    """A segment that failed: what went wrong, what the model said, and when it is tried again."""
+
+    key: str
+    observation_ids: list[int]
+    error: str
+    raw_output: str
+    tries: int
+    next_try_at: Timestamp | None  # None: given up until `tacit quarantine retry`
+    first_failed_at: Timestamp
+    last_failed_at: Timestamp

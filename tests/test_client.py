@@ -128,3 +128,21 @@ def test_fifty_clients_at_once_get_answers_and_no_errors(server, services):
     with ThreadPoolExecutor(50) as pool:
         results = list(pool.map(one_client, range(50)))
     assert results == [5] * 50
+
+
+def test_the_socket_path_comes_from_tacit_socket_then_the_runtime_dir(monkeypatch, tmp_path):
+    from tacitd.daemon.api.paths import default_socket_path
+
+    monkeypatch.setenv("TACIT_SOCKET", str(tmp_path / "x.sock"))
+    assert default_socket_path() == tmp_path / "x.sock"
+    monkeypatch.delenv("TACIT_SOCKET")
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
+    assert default_socket_path() == tmp_path / "run" / "tacit" / "tacit.sock"
+
+
+def test_importing_the_client_loads_no_sqlite_and_no_server():
+    """The TUI and the MCP bridge start on this import: it must stay light."""
+    code = ("import sys, tacitd.daemon.api.client; "
+            "print(sorted(m for m in ('sqlite_utils', 'uvicorn', 'numpy', 'tacitd.memory.db') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

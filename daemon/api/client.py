@@ -34,7 +34,7 @@ from .schemas import (
     SearchOut,
     StatusOut,
 )
-from .server import default_socket_path
+from .paths import default_socket_path
 
 __all__ = ["ApiError", "DaemonNotRunning", "TacitClient"]
 

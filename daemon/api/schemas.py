@@ -2,9 +2,9 @@
 
 Requests forbid unknown fields, so a misspelt field is a 422 that names
 it rather than a silent default. Responses are built from the memory
-types (`memory.types`, `memory.retrieve.Hit`, `memory.queue.QuarantineEntry`,
-`memory.events.Event`), so the API, the CLI's `--json` and the typed client
-agree on one shape. The client (daemon/api/client.py) parses these models.
+types (`memory.types`, `memory.events.Event`), so the API, the CLI's `--json` and the typed client
+agree on one shape. The client (daemon/api/client.py) parses these models, so this module
+imports nothing heavier than pydantic: the TUI's start-up waits on it.
 """
 
 from __future__ import annotations
@@ -15,15 +15,15 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from tacitd.memory.events import Event
-from tacitd.memory.queue import QuarantineEntry
-from tacitd.memory.retrieve import Hit
 from tacitd.memory.types import (
     MAX_OBSERVATION_TEXT,
     Feedback,
+    Hit,
     NonEmptyText,
     Observation,
     ObserverName,
     Proposition,
+    QuarantineEntry,
     Support,
     Timestamp,
 )

@@ -26,12 +26,13 @@ from typing import Any
 
 import anyio
 import anyio.to_thread
-import platformdirs
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-ENV_VAR = "TACIT_SOCKET"
-SOCKET_NAME = "tacit.sock"
+from .paths import ENV_VAR, default_socket_path
+
+__all__ = ["ServerThread", "SocketError", "default_socket_path", "serve_api"]
+
 HEADER_TIMEOUT_S = 10.0
 # Routes run on anyio's thread pool, each thread with its own Store (stores.py) and so its own SQLite page
 # cache: 8 threads keep that memory bounded, and more than 8 would only queue on the CPU and the embedder lock.
@@ -41,13 +42,6 @@ log = logging.getLogger(__name__)
 
 class SocketError(RuntimeError):
     """The socket cannot be served safely (wrong owner, in use); says what to do."""
-
-
-def default_socket_path(settings: Any = None) -> Path:
-    """TACIT_SOCKET, else tacit.sock in the platform's per-user runtime dir (e.g. /run/user/1000/tacit)."""
-    if env := os.environ.get(ENV_VAR):
-        return Path(env)
-    return platformdirs.user_runtime_path("tacit") / SOCKET_NAME
 
 
 def peer_uid(sock: socket.socket) -> int | None:
