@@ -300,3 +300,14 @@ def test_a_body_that_stops_arriving_is_answered_408_and_changes_nothing(server, 
     s.close()
     assert reply.startswith(b"HTTP/1.1 408") and b"not received within" in reply
     assert services.store().counts()["propositions"] == 0
+
+
+def test_pushes_follow_the_privacy_rules_of_reloaded_settings(client, services):
+    """A SIGHUP reload replaces services.settings: the next push uses the new exclusions."""
+    first = client.push_observations([{"app": "Obsidian", "text": "journal", "captured_at": NOW.isoformat()}])
+    assert first.stored == 1
+    rules = services.settings.observers.privacy.model_copy(update={"excluded_apps": ["obsidian"]})
+    observers = services.settings.observers.model_copy(update={"privacy": rules})
+    services.settings = services.settings.model_copy(update={"observers": observers})
+    second = client.push_observations([{"app": "Obsidian", "text": "journal", "captured_at": NOW.isoformat()}])
+    assert (second.stored, second.excluded) == (0, 1)

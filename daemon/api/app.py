@@ -31,6 +31,7 @@ from tacitd.memory.db import DatabaseLocked, NotFound, StoreError
 from tacitd.memory.forget import ForgetScope
 from tacitd.memory.store import Store
 from tacitd.memory.types import Proposition, SearchFilters, Source, Status
+from tacitd.observers.privacy import PrivacyFilter
 
 from .. import ops
 from ..config import Settings
@@ -223,14 +224,16 @@ def _writing_routes(app: FastAPI, services: Services) -> None:
                             observations_only=body.observations_only)
         return ops.forget_scope(services.store(), scope)
 
-    privacy = None
+    built: list[tuple[Settings, PrivacyFilter]] = []  # one filter per settings object: a SIGHUP reload makes a new one
 
     @app.post("/v1/observations", response_model=schemas.PushReport, status_code=201)
     def observations(body: schemas.ObservationsIn) -> schemas.PushReport:
         """Text from another app: privacy-filtered, then stored and queued; committed before the reply."""
-        nonlocal privacy
-        privacy = privacy or privacy_filter(services.settings)
-        report = ops.push_observations(services.store(), services.settings, privacy,
+        settings = services.settings
+        if not built or built[0][0] is not settings:
+            built[:] = [(settings, privacy_filter(settings))]
+        privacy = built[0][1]
+        report = ops.push_observations(services.store(), settings, privacy,
                                        [o.observation() for o in body.observations])
         if report.stored:
             services.wake_pipeline()
