@@ -91,7 +91,8 @@ def plain(widget: Static) -> str:
 
 
 def table(pilot) -> BeliefTable:
-    return pilot.app.screen.query_one(BeliefTable)
+    """The table in view (the listing, or the search hits)."""
+    return pilot.app.screen.table
 
 
 async def loaded(pilot, n: int = N) -> BeliefTable:
@@ -162,15 +163,18 @@ def test_search_narrows_as_you_type_and_says_why_each_hit_matched(seeded):
     lisbon = fact_id(ids, "Sam plans a trip to Lisbon")
 
     async def scenario(pilot) -> None:
-        t = await loaded(pilot)
+        listing = await loaded(pilot)
         await pilot.press("slash", *"Lisbon")
-        await until(pilot, lambda: t.with_why and t.row_count < N, "search results")
-        assert t.current_id == lisbon
-        why = " ".join(t.beliefs[lisbon].why)
+        await until(pilot, lambda: table(pilot).with_why and table(pilot).row_count, "search results")
+        hits = table(pilot)
+        assert hits.current_id == lisbon and hits.row_count < N
+        assert hits.region.height > 0 and listing.region.height == 0  # the hits replace the listing on screen
+        why = " ".join(hits.beliefs[lisbon].why)
         assert "words matched 1/1 (lisbon)" in why
-        assert "lisbon" in str(t.get_cell(str(lisbon), "why")).lower()
+        assert "lisbon" in hits.get_cell(str(lisbon), "why").__rich__().plain.lower()
         await pilot.press("escape")  # clears the search: the whole listing is back
-        await until(pilot, lambda: not t.with_why and t.row_count == N, "the full listing again")
+        await until(pilot, lambda: table(pilot) is listing and listing.region.height > 0, "the full listing again")
+        assert listing.row_count == N
 
     run(TacitApp(d.socket), scenario)
 

@@ -23,7 +23,8 @@ from .detail import DetailScreen
 
 SEARCH_DEBOUNCE_S = 0.25
 SEARCH_LIMIT = 50
-STATUSES = [("current", "current"), ("rejected", "rejected"), ("superseded", "superseded"), ("any status", "all")]
+FIRST_PAGE = 200  # more than a screen holds
+STATUSES = [("current", "current"), ("rejected", "rejected"), ("superseded", "superseded"), ("all", "all")]
 ALL_STATUSES = ("current", "superseded", "rejected")
 SOURCES = [("any source", "any"), ("llm", "llm"), ("stats", "stats"), ("user", "user")]
 
@@ -45,28 +46,41 @@ class BeliefsScreen(BeliefActions, Screen[None]):
         self.total = 0
         self.query_text = ""
         self._generation = 0  # bumps on every reload, so pages of an older listing are dropped
+        self._listed: dict[str, Any] | None = None  # the filters the listing was fetched with
         self._search_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="toolbar"):
             yield Input(placeholder="search: type to narrow (/ to focus, Esc to clear)", id="search")
-            yield Select([(f"by {k}", k) for k in SORTS], value="confidence", allow_blank=False, id="sort")
+            yield Select([(k, k) for k in SORTS], value="confidence", allow_blank=False, id="sort",
+                         tooltip="sort by")
             yield Select(STATUSES, value="current", allow_blank=False, id="status")
             yield Select(SOURCES, value="any", allow_blank=False, id="source")
         yield BeliefTable(id="beliefs")
+        yield BeliefTable(with_why=True, id="hits")
         yield Label(id="summary")
         yield StatusBar(id="status-bar")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.app.changed.subscribe(self, self._on_changed)
-        self.query_one(BeliefTable).focus()
+        self.hits.display = False
+        self.beliefs.focus()
         self.reload()
 
     @property
     def table(self) -> BeliefTable:
-        return self.query_one(BeliefTable)
+        """The table in view: search hits while there is a query, else the listing."""
+        return self.hits if self.query_text else self.beliefs
+
+    @property
+    def beliefs(self) -> BeliefTable:
+        return self.query_one("#beliefs", BeliefTable)
+
+    @property
+    def hits(self) -> BeliefTable:
+        return self.query_one("#hits", BeliefTable)
 
     # -- the listing ------------------------------------------------------------------
 
@@ -79,12 +93,15 @@ class BeliefsScreen(BeliefActions, Screen[None]):
         """Fetch the listing again from the first page (filters changed, or refresh)."""
         self._generation += 1
         self.listing = {}
+        self._listed = self.filters()
         self._fetch_page(0, self._generation)
         if self.query_text:
             self._search(self.query_text)
 
     def _fetch_page(self, offset: int, generation: int) -> None:
-        self.app.call(partial(self.app.client.recent, self.app.page_size, offset, **self.filters()),
+        """The first page is small, so the screen fills at once; later pages are larger."""
+        size = FIRST_PAGE if offset == 0 else self.app.page_size
+        self.app.call(partial(self.app.client.recent, size, offset, **self.filters()),
                       then=lambda page: self._got_page(page, generation), group="listing")
 
     def _got_page(self, page: Any, generation: int) -> None:
@@ -94,11 +111,10 @@ class BeliefsScreen(BeliefActions, Screen[None]):
         self.total = page.total
         for b in beliefs:
             self.listing[b.id] = b
-        if not self.query_text:
-            if page.offset == 0:
-                self.table.show(beliefs)
-            else:
-                self.table.extend(beliefs)
+        if page.offset == 0:
+            self.beliefs.show(beliefs)
+        else:
+            self.beliefs.extend(beliefs)
         next_offset = page.offset + len(page.items)
         if page.items and next_offset < page.total:
             self._fetch_page(next_offset, generation)
@@ -106,22 +122,21 @@ class BeliefsScreen(BeliefActions, Screen[None]):
 
     def _summarise(self) -> None:
         if self.query_text:
-            text = f"{self.table.row_count} matches for “{self.query_text}” (best first; why each matched on the right)"
+            text = f"{self.hits.row_count} matches for “{self.query_text}” (best first; why each matched on the right)"
         else:
             loading = f" (loading {len(self.listing):,}/{self.total:,})" if len(self.listing) < self.total else ""
-            text = f"{self.total:,} beliefs{loading} · sorted by {self.table.sort_key}"
+            text = f"{self.total:,} beliefs{loading} · sorted by {self.beliefs.sort_key}"
         self.query_one("#summary", Label).update(Text(text))
 
     @on(Select.Changed, "#status, #source")
     def _filters_changed(self) -> None:
-        self.reload()
+        if self.filters() != self._listed:  # Select also reports its first value when mounted
+            self.reload()
 
     @on(Select.Changed, "#sort")
     def _sort_changed(self, event: Select.Changed) -> None:
-        if not self.query_text:
-            self.table.resort(event.value)  # type: ignore[arg-type]
-        else:
-            self.table.sort_key = event.value  # type: ignore[assignment]
+        if event.value != self.beliefs.sort_key:
+            self.beliefs.resort(event.value)  # type: ignore[arg-type]
         self._summarise()
 
     def action_cycle_sort(self) -> None:
@@ -142,9 +157,10 @@ class BeliefsScreen(BeliefActions, Screen[None]):
         self.table.focus()
 
     def _search(self, query: str) -> None:
+        """A query shows the hits table; no query shows the listing again, as it was."""
         self.query_text = query
         if not query:
-            self.table.show(list(self.listing.values()))
+            self._show_hits(False)
             self._summarise()
             return
         self.app.call(partial(self.app.client.search, query, SEARCH_LIMIT, **self.filters()),
@@ -153,10 +169,17 @@ class BeliefsScreen(BeliefActions, Screen[None]):
     def _got_hits(self, query: str, out: Any) -> None:
         if query != self.query_text:
             return
-        self.table.show([Belief(h.proposition, self.listing[h.proposition.id].support
-                                if h.proposition.id in self.listing else None, tuple(h.why))
-                         for h in out.results], with_why=True, keep_order=True)
+        self.hits.show([Belief(h.proposition, self.listing[h.proposition.id].support
+                               if h.proposition.id in self.listing else None, tuple(h.why))
+                        for h in out.results], keep_order=True)
+        self._show_hits(True)
         self._summarise()
+
+    def _show_hits(self, show: bool) -> None:
+        focused = self.focused in (self.beliefs, self.hits)
+        self.hits.display, self.beliefs.display = show, not show
+        if focused:
+            self.table.focus()
 
     def action_focus_search(self) -> None:
         self.query_one("#search", Input).focus()
@@ -173,7 +196,7 @@ class BeliefsScreen(BeliefActions, Screen[None]):
         belief = self.table.current
         return belief.proposition if belief else None
 
-    @on(DataTable.RowSelected, "#beliefs")
+    @on(DataTable.RowSelected)
     def _row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
         self.action_open()
@@ -185,9 +208,10 @@ class BeliefsScreen(BeliefActions, Screen[None]):
     def _on_changed(self, change: tuple[str, int]) -> None:
         kind, pid = change
         if kind == "forgotten":
-            self.listing.pop(pid, None)
-            self.table.drop(pid)
-            self.total = max(0, self.total - 1)
+            if self.listing.pop(pid, None) is not None:
+                self.total -= 1
+            self.beliefs.drop(pid)
+            self.hits.drop(pid)
             self._summarise()
             return
         self.app.call(self.app.client.get, pid, then=self._got_changed, quiet=True)
@@ -195,17 +219,16 @@ class BeliefsScreen(BeliefActions, Screen[None]):
     def _got_changed(self, detail: Any) -> None:
         p = detail.proposition
         wanted = self.filters()
-        fits = p.status in wanted["status"] and (not wanted["source"] or p.source in wanted["source"])
-        if not fits:
-            if self.listing.pop(p.id, None) is not None:
-                self.total -= 1
-            self.table.drop(p.id)
-        else:
+        if p.status in wanted["status"] and (not wanted["source"] or p.source in wanted["source"]):
             if p.id not in self.listing:
                 self.total += 1
-            belief = Belief(p, detail.support)
-            self.listing[p.id] = belief
-            if not self.query_text or p.id in self.table.beliefs:
-                self.table.upsert(Belief(p, detail.support, self.table.beliefs[p.id].why)
-                                  if p.id in self.table.beliefs else belief)
+            self.listing[p.id] = Belief(p, detail.support)
+            self.beliefs.upsert(self.listing[p.id])
+            if p.id in self.hits.beliefs:
+                self.hits.upsert(Belief(p, detail.support, self.hits.beliefs[p.id].why))
+        else:
+            if self.listing.pop(p.id, None) is not None:
+                self.total -= 1
+            self.beliefs.drop(p.id)
+            self.hits.drop(p.id)
         self._summarise()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Literal
 
 from rich.text import Text
@@ -41,15 +40,42 @@ class Belief:
         return self.proposition.id
 
 
-@dataclass(frozen=True)
 class Cell:
-    """A cell that renders as `text` and sorts by `value`."""
+    """A cell that sorts by `value` and builds its Text only when drawn (DataTable draws the rows in view)."""
 
-    text: Text
-    value: Any
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any):
+        self.value = value
 
     def __rich__(self) -> Text:
-        return self.text
+        return Text(str(self.value), no_wrap=True, overflow="ellipsis")
+
+
+class ConfidenceCell(Cell):
+    def __rich__(self) -> Text:
+        return confidence_bar(self.value)
+
+
+class AgeCell(Cell):
+    def __rich__(self) -> Text:
+        return Text(age(self.value), justify="right")
+
+
+class SupportCell(Cell):
+    """Sorts confirmed first, then by sessions and days; blank when unknown (a search hit not yet listed)."""
+
+    def __init__(self, support: Support | None):
+        super().__init__((False, -1, -1) if support is None else (support.confirmed, support.sessions, support.days))
+
+    def __rich__(self) -> Text:
+        confirmed, sessions, days = self.value
+        return Text("" if sessions < 0 else f"{sessions}s {days}d" + ("✓" if confirmed else ""), justify="right")
+
+
+class WhyCell(Cell):
+    def __rich__(self) -> Text:
+        return Text("; ".join(self.value), style="italic", no_wrap=True, overflow="ellipsis")
 
 
 FIXED = {"confidence": 14, "source": 6, "age": 5, "support": 8}
@@ -57,43 +83,41 @@ WHY_WIDTH = 44
 MIN_TEXT = 20
 
 
-def _cells(b: Belief, now: datetime | None, with_why: bool) -> list[Cell]:
-    p, s = b.proposition, b.support
-    support = "" if s is None else f"{s.sessions}s {s.days}d" + ("✓" if s.confirmed else "")
-    support_value = (False, -1, -1) if s is None else (s.confirmed, s.sessions, s.days)
-    cells = [
-        Cell(confidence_bar(p.confidence), p.confidence),
-        Cell(Text(p.text, no_wrap=True, overflow="ellipsis"), p.text.lower()),
-        Cell(Text(p.source), p.source),
-        Cell(Text(age(p.updated_at, now), justify="right"), p.updated_at),
-        Cell(Text(support, justify="right"), support_value),
-    ]
+def _cells(b: Belief, with_why: bool) -> list[Cell]:
+    p = b.proposition
+    cells = [ConfidenceCell(p.confidence), Cell(p.text), Cell(p.source), AgeCell(p.updated_at), SupportCell(b.support)]
     if with_why:
-        cells.append(Cell(Text("; ".join(b.why), style="italic", no_wrap=True, overflow="ellipsis"), ""))
+        cells.append(WhyCell(b.why))
     return cells
 
 
 class BeliefTable(DataTable):
     """Propositions, one per row; Enter selects one (DataTable.RowSelected, row key = its id)."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, with_why: bool = False, **kwargs: Any) -> None:
+        """`with_why`: a last column says why each row matched (for search hits)."""
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
         self.beliefs: dict[int, Belief] = {}
-        self.with_why = False
+        self.with_why = with_why
         self.sort_key: SortKey = "confidence"
 
     def on_mount(self) -> None:
-        self._set_columns(with_why=False)
+        self.add_column("confidence", key="confidence", width=FIXED["confidence"])
+        self.add_column("belief", key="text", width=MIN_TEXT)
+        self.add_column("source", key="source", width=FIXED["source"])
+        self.add_column("age", key="recency", width=FIXED["age"])
+        self.add_column("support", key="support", width=FIXED["support"])
+        if self.with_why:
+            self.add_column("why it matched", key="why", width=WHY_WIDTH)
+        self._fit_text_column()
 
     # -- data --------------------------------------------------------------------
 
-    def show(self, beliefs: Sequence[Belief], with_why: bool = False, keep_order: bool = False) -> None:
+    def show(self, beliefs: Sequence[Belief], keep_order: bool = False) -> None:
         """Replace every row. Search hits keep the daemon's ranking (`keep_order`)."""
         cursor_id = self.current_id
         self.clear()
         self.beliefs = {}
-        if with_why != self.with_why:
-            self._set_columns(with_why)
         self.extend(beliefs, resort=not keep_order)
         if cursor_id is not None and cursor_id in self.beliefs:
             self.move_cursor(row=self.get_row_index(str(cursor_id)), animate=False)
@@ -105,7 +129,7 @@ class BeliefTable(DataTable):
             if b.id in self.beliefs:
                 continue
             self.beliefs[b.id] = b
-            rows.append(_cells(b, None, self.with_why))
+            rows.append(_cells(b, self.with_why))
             keys.append(str(b.id))
         for key, row in zip(keys, rows, strict=True):
             self.add_row(*row, key=key)
@@ -117,7 +141,7 @@ class BeliefTable(DataTable):
         key = str(belief.id)
         if belief.id in self.beliefs:
             self.beliefs[belief.id] = belief
-            for column, cell in zip(self.columns, _cells(belief, None, self.with_why), strict=False):
+            for column, cell in zip(self.columns, _cells(belief, self.with_why), strict=False):
                 self.update_cell(key, column, cell)
         else:
             self.extend([belief], resort=not self.with_why)
@@ -146,18 +170,6 @@ class BeliefTable(DataTable):
         return None if pid is None else self.beliefs.get(pid)
 
     # -- layout ------------------------------------------------------------------
-
-    def _set_columns(self, with_why: bool) -> None:
-        self.clear(columns=True)
-        self.with_why = with_why
-        self.add_column("confidence", key="confidence", width=FIXED["confidence"])
-        self.add_column("belief", key="text", width=MIN_TEXT)
-        self.add_column("source", key="source", width=FIXED["source"])
-        self.add_column("age", key="recency", width=FIXED["age"])
-        self.add_column("support", key="support", width=FIXED["support"])
-        if with_why:
-            self.add_column("why it matched", key="why", width=WHY_WIDTH)
-        self._fit_text_column()
 
     def on_resize(self, _: events.Resize) -> None:
         self._fit_text_column()
