@@ -1,5 +1,7 @@
 """An API server for tests: `create_app` over LocalServices, served on a real Unix socket in a thread.
 
+    from api_server import server, services  # noqa: F401  (fixtures: MiniLM embedder, temp data dir)
+
 The daemon's own Services (daemon/runtime.py) is tested end to end with
 tests/daemon_proc.py; this lets API tests run without observers or a model
 child, on the same socket code (server.serve_api) the daemon uses.
@@ -11,6 +13,8 @@ import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tacitd.daemon.api.app import create_app
 from tacitd.daemon.api.server import ServerThread
@@ -41,3 +45,17 @@ class ApiServer(ServerThread):
             super().stop(timeout)
         finally:
             shutil.rmtree(self._dir, ignore_errors=True)
+
+
+@pytest.fixture
+def services(tmp_path, minilm) -> Any:
+    s = TestServices(tmp_path / "data", embedder=minilm)
+    yield s
+    s.stores.close()
+
+
+@pytest.fixture
+def server(services) -> Any:
+    srv = ApiServer(services).start()
+    yield srv
+    srv.stop()

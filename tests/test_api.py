@@ -11,25 +11,12 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from api_server import ApiServer, TestServices
+from api_server import server, services  # noqa: F401  (fixtures)
 from tacitd.daemon.api.client import ApiError, TacitClient
 from tacitd.memory.types import Observation, Proposition
 
 NOW = datetime.now(UTC)
 
-
-@pytest.fixture
-def services(tmp_path, minilm):
-    s = TestServices(tmp_path / "data", embedder=minilm)
-    yield s
-    s.stores.close()
-
-
-@pytest.fixture
-def server(services):
-    srv = ApiServer(services).start()
-    yield srv
-    srv.stop()
 
 
 @pytest.fixture
@@ -296,7 +283,9 @@ def test_a_body_that_stops_arriving_is_answered_408_and_changes_nothing(server, 
     s.connect(str(server.socket_path))
     s.sendall(b"POST /v1/propositions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
               b"Content-Length: 100\r\n\r\n{\"text\": \"half")  # 15 of the 100 bytes promised
-    reply = s.recv(4096)
+    reply = b""
+    while chunk := s.recv(4096):  # the server closes the connection after its answer
+        reply += chunk
     s.close()
     assert reply.startswith(b"HTTP/1.1 408") and b"not received within" in reply
     assert services.store().counts()["propositions"] == 0

@@ -12,25 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from api_server import ApiServer, TestServices
+from api_server import ApiServer, server, services  # noqa: F401  (fixtures)
 from tacitd.daemon.api.client import DaemonNotRunning, TacitClient
 from tacitd.memory.types import Proposition
 
 TACIT = Path(sys.executable).with_name("tacit")
 
-
-@pytest.fixture
-def services(tmp_path, minilm):
-    s = TestServices(tmp_path / "data", embedder=minilm)
-    yield s
-    s.stores.close()
-
-
-@pytest.fixture
-def server(services):
-    srv = ApiServer(services).start()
-    yield srv
-    srv.stop()
 
 
 def test_no_socket_means_daemon_not_running_with_the_command_to_start_it(tmp_path):

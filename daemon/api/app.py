@@ -69,26 +69,15 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"detail": message}, status_code=status)
 
 
+# The most specific class wins (Starlette looks handlers up along the exception's MRO).
+ERROR_STATUS: dict[type[Exception], int] = {
+    NotFound: 404, DatabaseLocked: 503, StoreError: 400, ops.Paused: 409, ops.OpError: 400,
+}
+
+
 def _install_errors(app: FastAPI) -> None:
-    @app.exception_handler(NotFound)
-    async def not_found(_: Request, exc: NotFound) -> JSONResponse:
-        return _error(404, str(exc))
-
-    @app.exception_handler(DatabaseLocked)
-    async def locked(_: Request, exc: DatabaseLocked) -> JSONResponse:
-        return _error(503, str(exc))
-
-    @app.exception_handler(ops.Paused)
-    async def paused(_: Request, exc: ops.Paused) -> JSONResponse:
-        return _error(409, str(exc))
-
-    @app.exception_handler(StoreError)
-    async def refused(_: Request, exc: StoreError) -> JSONResponse:
-        return _error(400, str(exc))
-
-    @app.exception_handler(ops.OpError)
-    async def cannot(_: Request, exc: ops.OpError) -> JSONResponse:
-        return _error(400, str(exc))
+    for exc_type, status in ERROR_STATUS.items():
+        app.add_exception_handler(exc_type, _answer_with(status))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -98,6 +87,13 @@ def _install_errors(app: FastAPI) -> None:
         status = 400 if first.get("type") == "json_invalid" else 422
         body = {"detail": f"invalid {where}: {first.get('msg')}", "errors": _plain(errors)}
         return JSONResponse(body, status_code=status)
+
+
+def _answer_with(status: int) -> Any:
+    async def handler(_: Request, exc: Exception) -> JSONResponse:
+        return _error(status, str(exc))
+
+    return handler
 
 
 def _plain(errors: Any) -> list[dict[str, Any]]:
