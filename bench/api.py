@@ -20,7 +20,8 @@ would, on a socket in a temp dir; this process is the client. In one run:
   the same 50 threads calling in-process. Every request must succeed;
   `errors` counts those that did not.
 
-Times are wall-clock milliseconds per request; on a shared 2-core machine
+TACIT_BENCH_API_THREADS=N sets the server's thread pool (server.API_THREADS)
+to try other sizes. Times are wall-clock milliseconds per request; on a shared 2-core machine
 the absolute figures are noisy and the ratios are what to compare.
 """
 
@@ -49,6 +50,7 @@ import sam  # noqa: E402
 from tacitd.daemon import ops  # noqa: E402
 from tacitd.daemon.api.app import create_app  # noqa: E402
 from tacitd.daemon.api.client import TacitClient  # noqa: E402
+from tacitd.daemon.api import server  # noqa: E402
 from tacitd.daemon.api.server import serve_api  # noqa: E402
 from tacitd.daemon.api.stores import LocalServices  # noqa: E402
 from tacitd.daemon.backends import build_embedder  # noqa: E402
@@ -98,6 +100,8 @@ class SharedStoreServices(LocalServices):
 
 
 def serve(data_dir: Path, socket_path: Path, shared: bool) -> None:
+    if threads := os.environ.get("TACIT_BENCH_API_THREADS"):  # for trying other pool sizes
+        server.API_THREADS = int(threads)
     settings = settings_for(data_dir)
     services = (SharedStoreServices if shared else LocalServices)(settings, build_embedder(settings.models))
 

@@ -34,9 +34,10 @@ from .paths import ENV_VAR, default_socket_path
 __all__ = ["ServerThread", "SocketError", "default_socket_path", "serve_api"]
 
 HEADER_TIMEOUT_S = 10.0
-# Routes run on anyio's thread pool, each thread with its own Store (stores.py) and so its own SQLite page
-# cache: 8 threads keep that memory bounded, and more than 8 would only queue on the CPU and the embedder lock.
-API_THREADS = 8
+# Routes run on anyio's thread pool (40 threads by default), each thread with its own Store (stores.py) and
+# so its own SQLite page cache. 4 keep that memory small; at 50 clients on 2 cores, 4 did as well as 8 and
+# better than 2 (bench/api.py, TACIT_BENCH_API_THREADS), since the work queues on the CPU and the embedder.
+API_THREADS = 4
 log = logging.getLogger(__name__)
 
 
