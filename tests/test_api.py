@@ -155,6 +155,11 @@ def test_recent_pages_with_a_total_and_support(client, services):
     assert len(set(seen)) == 20 and set(seen) <= set(ids)
     assert all(i.support.sessions == 1 and i.support.days == 1 for i in first.items)
     assert client.recent(status=("rejected",)).total == 0
+    store = services.store()
+    old = store.add_proposition(Proposition(text="from last month", confidence=0.5,
+                                            updated_at=NOW - timedelta(days=30), created_at=NOW - timedelta(days=30)))
+    assert client.recent(limit=100, since=NOW - timedelta(days=1)).total == 25
+    assert old.id in [i.proposition.id for i in client.recent(limit=100, since="40d").items]
 
 
 def test_status_merges_daemon_and_store_facts(client, services):

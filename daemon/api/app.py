@@ -164,9 +164,11 @@ def _reading_routes(app: FastAPI, services: Services) -> None:
     @app.get("/v1/propositions/recent", response_model=schemas.Listing)
     def recent(limit: Annotated[int, Query(ge=1, le=1000)] = 50, offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
                status: Statuses = None, source: Sources = None,
-               min_confidence: Annotated[float, Query(ge=0, le=1)] = 0.0) -> Response:
+               min_confidence: Annotated[float, Query(ge=0, le=1)] = 0.0,
+               since: Annotated[str | None, Query(description="changed since: 30m, 2d, or an ISO date/time")] = None,
+               ) -> Response:
         """Propositions most recently learned, supported or changed, with support; page with offset."""
-        return _json(ops.listing(services.store(), limit, offset, _filters(None, min_confidence, status, source)))
+        return _json(ops.listing(services.store(), limit, offset, _filters(since, min_confidence, status, source)))
 
     @app.get("/v1/propositions/{proposition_id}", response_model=schemas.Detail)
     def get(proposition_id: PropositionId) -> Response:

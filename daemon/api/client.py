@@ -133,9 +133,11 @@ class TacitClient:
                          status=list(status), source=list(source), app=app, floor=floor)
 
     def recent(self, limit: int = 50, offset: int = 0, status: tuple[str, ...] = (), source: tuple[str, ...] = (),
-               min_confidence: float = 0.0) -> Listing:
+               min_confidence: float = 0.0, since: datetime | str | None = None) -> Listing:
+        """Newest changes first; `since` keeps those learned, supported or changed since then."""
+        since = _iso(since) if isinstance(since, datetime) else since
         return self._get(Listing, "/v1/propositions/recent", limit=limit, offset=offset, status=list(status),
-                         source=list(source), min_confidence=min_confidence)
+                         source=list(source), min_confidence=min_confidence, since=since)
 
     def get(self, proposition_id: int) -> Detail:
         return self._get(Detail, f"/v1/propositions/{int(proposition_id)}")
