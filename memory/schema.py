@@ -219,7 +219,12 @@ def _v5(db: Connection) -> None:
     events.migrate_v5(db)
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5]
+def _v6(db: Connection) -> None:
+    """The vector index partitioned by status, so KNN over current propositions skips the others."""
+    vectors.migrate_v6(db)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -64,12 +64,16 @@ APP_IDS = (
 def filter_sql(filters: SearchFilters, alias: str = "p.") -> tuple[str, list[Any]]:
     """A WHERE fragment for the given filters, over `propositions` or the vec0 index.
 
-    The vec0 index carries status, confidence, source and updated_at as
-    metadata columns (alias ""), so the same constraints hold inside its
-    KNN search; the app filter is a rowid set in both.
+    The vec0 index carries status (its partition key), confidence, source
+    and updated_at (metadata columns) under the same names (alias ""), so
+    the same constraints hold inside its KNN search; the app filter is a
+    rowid set in both.
     """
-    clauses = [f"{alias}status IN ({placeholders(filters.status)})", f"{alias}confidence >= ?"]
-    params: list[Any] = [*filters.status, filters.min_confidence]
+    clauses = [f"{alias}status IN ({placeholders(filters.status)})"]
+    params: list[Any] = [*filters.status]
+    if filters.min_confidence > 0:  # every confidence is >= 0; the test would cost a KNN search a row-by-row check
+        clauses.append(f"{alias}confidence >= ?")
+        params.append(filters.min_confidence)
     if filters.source:
         clauses.append(f"{alias}source IN ({placeholders(filters.source)})")
         params.extend(filters.source)

@@ -571,3 +571,46 @@ def test_a_forgotten_id_is_never_handed_out_again(db_path, monkeypatch):
         assert other.add_observation(Observation(observer="push", text="tea")).id == obs.id + 1
         assert store.get(before[0]).text == "fact 0"
         assert store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def _index_sql(store: Store) -> str:
+    table = store.vectors.info().table
+    return store.db.execute("SELECT sql FROM sqlite_master WHERE name = ?", [table]).fetchone()[0]
+
+
+def test_a_v5_index_is_rebuilt_partitioned_by_status_with_its_vectors_and_filters(db_path, monkeypatch):
+    """v6 makes status the vec0 partition key (KNN for current rows skips the others' chunks)."""
+    from tacitd.memory import schema, vectors
+
+    def v5_table(conn, name, dim):  # status as a metadata column, as v2 to v5 made it
+        conn.execute(f"CREATE VIRTUAL TABLE {name} USING vec0(embedding bit[{dim}], "
+                     "status text, confidence float, source text, updated_at text)")
+
+    with monkeypatch.context() as m:
+        m.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:5])
+        m.setattr(schema, "SCHEMA_VERSION", 5)
+        m.setattr(vectors, "create_table", v5_table)
+        with Store(db_path) as old:
+            old.ensure_vector_index("test", 16)
+            wrong = old.add_proposition(prop("Sam owns a boat"), embedding=unit(1, 0))
+            kept = old.add_proposition(prop("Sam owns a bike", confidence=0.9), embedding=unit(1, 0.3))
+            low = old.add_proposition(prop("Sam owns a kayak", confidence=0.2), embedding=unit(1, 0.1))
+            old.reject(wrong.id)
+            old_table = old.vectors.info().table
+            assert "partition key" not in _index_sql(old)
+    with Store(db_path) as store:
+        assert "status text partition key" in _index_sql(store)
+        assert not store.db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", [old_table]).fetchall()
+
+        def near(**filters):
+            return [pid for pid, _ in store.vector_candidates(unit(1, 0), 5, filters=SearchFilters(**filters))]
+
+        assert near() == [low.id, kept.id]
+        assert near(min_confidence=0.5) == [kept.id]
+        assert near(status=("rejected",)) == [wrong.id]
+        assert near(status=("rejected", "current")) == [wrong.id, low.id, kept.id]
+        store.reject(low.id)  # a status change moves the row to its new partition, vector and all
+        assert near() == [kept.id]
+        assert near(status=("rejected",)) == [wrong.id, low.id]
+        store.confirm(kept.id)  # same status: the metadata columns change in place
+        assert near(min_confidence=0.95) == [kept.id]
