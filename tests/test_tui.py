@@ -12,6 +12,8 @@ import contextlib
 import io
 import sys
 import time
+from datetime import datetime, timedelta
+from datetime import time as dt_time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from textual.widgets import Static
 
 from tacitd.daemon.api.client import ApiError
 from tacitd.memory.store import Store
+from tacitd.memory.types import Observation
 from tacitd.tui.app import TacitApp
 from tacitd.tui.screens.beliefs import BeliefsScreen
 from tacitd.tui.screens.confirm import ConfirmScreen
@@ -42,11 +45,14 @@ SIZE = (140, 40)
 
 
 @contextlib.contextmanager
-def seeded_daemon(tmp: Path, n: int = N) -> Iterator[tuple[DaemonProc, list[int]]]:
-    """A daemon (pipeline off) on a store seeded with `n` beliefs before it started; yields it and their ids."""
+def seeded_daemon(tmp: Path, n: int = N, more: Callable[[Store], None] | None = None,
+                  ) -> Iterator[tuple[DaemonProc, list[int]]]:
+    """A daemon (pipeline off) on a store seeded with `n` beliefs (and `more(store)`) before it started."""
     (tmp / "data").mkdir()
     store = Store(tmp / "data" / "tacit.db")
     ids = beliefs.seed(store, n)
+    if more is not None:
+        more(store)
     store.close()
     with running_daemon(tmp, model=None) as d:
         yield d, ids
@@ -197,7 +203,7 @@ def test_enter_opens_reasoning_evidence_in_local_time_and_history(seeded):
         assert "train_lora.py — Visual Studio Code" in shown["detail-evidence"]
         assert "LoraConfig(r=16)" in shown["detail-evidence"]
         assert captured in shown["detail-evidence"]
-        assert "Seen while is fine-tuning" in shown["detail-reasoning"]
+        assert "Seen on screen in code: train_lora.py" in shown["detail-reasoning"]
         assert "History (1 version)" in text
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(pilot.app.screen, DetailScreen), "back to the list")
@@ -347,3 +353,66 @@ def test_starting_without_a_daemon_shows_the_start_command_not_a_traceback(tmp_p
         assert "tacit start" in plain(pilot.app.screen.query_one("#down-message", Static))
 
     run(TacitApp(tmp_path / "no-daemon.sock"), scenario)
+
+
+# -- activity and quarantine -----------------------------------------------------------------------------------
+
+
+def _activity_and_a_failed_segment(store: Store) -> None:
+    now = datetime.now().astimezone()
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    seen = store.add_observations([  # blender: 25 minutes that ended a minute ago (counted up to now, not beyond)
+        Observation(observer="window", app="blender", captured_at=now - timedelta(minutes=26), duration_s=1500),
+        Observation(observer="window", app="inkscape", captured_at=hour - timedelta(days=2), duration_s=3000),
+        Observation(observer="screen", app="code", text="x = 1", captured_at=hour - timedelta(days=3)),
+        Observation(observer="screen", app="code", text="y = 2", captured_at=hour - timedelta(days=3)),
+    ])
+    for key, obs in (("0123456789abcdef", seen[2]), ("fedcba9876543210", seen[3])):
+        store.queue.enqueue([obs.id])
+        store.queue.open_segment(key, [obs.id])
+        store.queue.quarantine(key, "SchemaError: the reply is not valid JSON", '{"drafts": [{"text": "Sam',
+                               3, None)
+
+
+@pytest.fixture
+def with_activity(tmp_path: Path) -> Iterator[DaemonProc]:
+    with seeded_daemon(tmp_path, more=_activity_and_a_failed_segment) as (d, _):
+        yield d
+
+
+def test_activity_draws_time_per_app_today_and_this_week(with_activity):
+    if datetime.now().astimezone().time() < dt_time(0, 30):
+        pytest.skip("the seeded 25 minutes would start yesterday")
+
+    async def scenario(pilot) -> None:
+        await loaded(pilot)
+        await pilot.press("2")
+        chart = pilot.app.screen.query_one("#activity-chart", Static)
+        await until(pilot, lambda: "blender" in plain(chart), "the activity chart")
+        today, week = plain(chart).split("Last 7 days")
+        assert "blender" in today and "25m" in today and "inkscape" not in today  # 2 days ago is not today
+        assert "inkscape" in week and "50m" in week and "blender" in week
+        assert any(c in today for c in "▁▂▃▄▅▆▇█")  # drawn, not only counted
+
+    run(TacitApp(with_activity.socket), scenario)
+
+
+def test_quarantine_shows_raw_output_and_retries_and_drops(with_activity):
+    client = with_activity.client()
+
+    async def scenario(pilot) -> None:
+        await loaded(pilot)
+        await pilot.press("3")
+        raw = pilot.app.screen.query_one("#raw", Static)
+        await until(pilot, lambda: "0123456789abcdef" in str(pilot.app.screen.entries), "the quarantine list")
+        assert '{"drafts": [{"text": "Sam' in plain(raw) and "not valid JSON" in plain(raw)
+        await pilot.press("t")  # retry the first: due again now
+        await until(pilot, lambda: pilot.app.screen.entries["0123456789abcdef"].next_try_at is not None, "retry")
+        await pilot.press("down", "d")
+        await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen), "the drop dialog")
+        await pilot.click("#yes")
+        await until(pilot, lambda: "fedcba9876543210" not in pilot.app.screen.entries, "the dropped entry to go")
+
+    run(TacitApp(with_activity.socket), scenario)
+    entries = {e.key: e for e in client.quarantine_list()}
+    assert list(entries) == ["0123456789abcdef"] and entries["0123456789abcdef"].next_try_at is not None

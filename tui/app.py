@@ -158,6 +158,12 @@ class TacitApp(App[None]):
 
     # -- actions shared by every screen ------------------------------------------------
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """While the daemon is down only quit, help and retry make sense (and the footer shows only those)."""
+        if isinstance(self.screen, DaemonDownScreen) and action in ("switch_mode", "pause_or_resume", "refresh"):
+            return False
+        return True
+
     def action_refresh(self) -> None:
         self.refresh_status()
         reload = getattr(self.screen, "reload", None)

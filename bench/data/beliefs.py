@@ -3,6 +3,8 @@
 Deterministic for a given `n` and `now`. The first few are named facts the
 tests look for (FACTS); the rest are generated from templates, with sources,
 confidences and ages spread out so that sorting and filtering have work to do.
+Every age is a whole number of hours and a half, so an age shown as `3h`,
+`5d` or `2w` stays the same for half an hour (snapshot tests rely on it).
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ def seed(store: Store, n: int, now: datetime | None = None) -> list[int]:
     for i in range(n):
         if i < len(FACTS):
             text, source, confidence, app, title, screen = FACTS[i]
-            updated = now - timedelta(hours=2 + i)
+            updated = now - timedelta(hours=2 + i, minutes=30)
             evidence = [] if app is None else [o.id for o in store.add_observations([Observation(
                 observer="screen", app=app, window_title=title, text=screen, captured_at=updated - timedelta(hours=1),
                 duration_s=120.0)])]
@@ -55,9 +57,11 @@ def seed(store: Store, n: int, now: datetime | None = None) -> list[int]:
             text = rng.choice(_TEMPLATES).format(s=rng.choice(_SUBJECTS), i=i)
             source = rng.choices(["llm", "stats", "user"], weights=[7, 2, 1])[0]
             confidence = round(rng.uniform(0.2, 0.95), 2)
-            updated = now - timedelta(minutes=rng.randrange(60 * 24 * 60))
+            updated = now - timedelta(hours=rng.randrange(24 * 60), minutes=30)
             evidence = [o.id for o in rng.sample(observations, rng.randint(1, 3))] if source != "user" else []
-        p = Proposition(text=text, confidence=confidence, source=source, reasoning=f"Seen while {text[4:].lower()}.",
+        reasoning = ("You said so." if source == "user" else
+                     f"Seen on screen in {app}: {title}." if i < len(FACTS) else "Inferred from repeated activity.")
+        p = Proposition(text=text, confidence=confidence, source=source, reasoning=reasoning,
                         valid_from=updated - timedelta(days=1), created_at=updated, updated_at=updated,
                         half_life_days=30.0 if source == "llm" else 180.0)
         items.append((p, [e for e in evidence if e is not None], None))
