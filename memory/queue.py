@@ -106,6 +106,17 @@ class WorkQueue:
                               [to_db_time(now or utcnow()), key])
             return self.conn.tuples("SELECT attempts FROM segments WHERE key = ?", [key])[0][0]
 
+    def release_attempt(self, key: str, now: datetime | None = None) -> int:
+        """Take back a try that was cut short on purpose (the daemon stopping), not by a failure.
+
+        Only an unfinished (open or quarantined) segment's count goes down, never below 0; returns the count.
+        """
+        with self.conn.transaction():
+            self._require(key)
+            self.conn.execute("UPDATE segments SET attempts = max(attempts - 1, 0), updated_at = ? "
+                              "WHERE key = ? AND state IN ('open', 'quarantined')", [to_db_time(now or utcnow()), key])
+            return self.conn.tuples("SELECT attempts FROM segments WHERE key = ?", [key])[0][0]
+
     def finish(self, key: str, state: SegmentState = "processed", note: str = "",
                now: datetime | None = None) -> None:
         """Close a segment: its observations become processed and any quarantine entry goes.

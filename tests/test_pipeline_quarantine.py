@@ -79,6 +79,19 @@ def test_a_segment_that_kills_the_process_each_time_is_given_up(store):
     assert entry.next_try_at is None and "ended the process" in entry.error and entry.tries == 3
 
 
+def test_a_try_cut_short_by_a_shutdown_is_given_back(store):
+    add_records(store, workday()[:2])
+    run(store, failing(RuntimeError("first")), PARAMS, now=at(T0))
+    (entry,) = store.queue.quarantined()
+    store.queue.retry(entry.key)
+    assert store.queue.begin_attempt(entry.key) == 1  # retry starts a fresh count
+    assert store.queue.release_attempt(entry.key) == 0  # the daemon stopped mid-try: it does not count
+    assert store.queue.release_attempt(entry.key) == 0  # never below zero
+    store.queue.finish(entry.key)
+    store.queue.begin_attempt(entry.key)
+    assert store.queue.release_attempt(entry.key) == 1  # a finished segment keeps its count
+
+
 def test_retry_and_drop(store):
     add_records(store, workday())
     run(store, failing(RuntimeError("boom")), PARAMS, now=at(T0))
