@@ -30,7 +30,14 @@ Cost settings of the in-process model (see LlamaCppLLM):
   module asks for OMP_WAIT_POLICY=passive when it is imported (libgomp
   reads it once, when llama_cpp is first imported; an explicit environment
   value wins), and keeps all physical cores. `adapt_threads` (off) instead
-  picks threads per call from the load average.
+  picks threads per call from the load average. It stays off because, with
+  passive waiting, dropping to one thread on a busy machine did not pay:
+  bench/threads.py (Qwen 1.5B, nice 19, one core kept busy by a spinning
+  process, load 5-12 from other work, 2026-11-22) measured 1 thread 0.12
+  and 2 threads 0.11 generated tok/s (within noise), and quiet 0.69 vs 3.56;
+  the load G measured above gave 2 threads 3.47 vs 1 thread 1.9. Yielding to
+  the user's work is left to `nice`. Re-run `bench/threads.py --json` on
+  other hardware: its `recommendation` says whether adapting would pay.
 """
 
 from __future__ import annotations

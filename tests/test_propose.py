@@ -165,6 +165,13 @@ def test_generic_drafts_are_dropped(draft):
     assert reasons(propose(StandIn(draft), LORA, user_name="Sam")) == {draft: "generic"}
 
 
+def test_drafts_that_quote_the_screen_are_dropped_and_names_quoted_in_a_claim_are_not():
+    copy = "Sam wrote config = LoraConfig(r=16, lora_alpha=32) in train_lora.py"
+    own = "Sam fine-tunes a model with LoRA adapters (rank 16) in train_lora.py"
+    result = propose(StandIn(copy, own), LORA, user_name="Sam")
+    assert kept(result) == [own] and reasons(result) == {copy: "copies the screen"}
+
+
 @pytest.mark.parametrize("draft", [
     "Priya is preparing the Q3 budget review", "The team is migrating the billing service to Rust",
 ])
@@ -199,7 +206,7 @@ def test_default_model_proposes_specific_claims_about_the_session(qwen):
     seen = session_text(LORA.segment.observations)[0]
     for p in props:
         assert p.text.startswith("Sam"), p.text
-        assert longest_shared_run(p.text, seen) < 25, f"copied from the screen: {p.text}"
+        assert longest_shared_run(p.text, seen) < 30, f"copied from the screen: {p.text}"
     text = " ".join(p.text.lower() for p in props)
     assert any(word in text for word in ("lora", "fine-tun", "peft", "train", "model"))
     assert all(0 <= p.confidence <= 0.5 and p.half_life_days in (3, 14, 60, 365) for p in props)

@@ -14,6 +14,8 @@ After, each draft is dropped, with its reason, when it:
   not found in the session itself, make up half of what it says (token
   sets, so "Sam listens to music while writing" is caught and a mention
   of "Alexander" is not);
+- copies the screen: it quotes 30 characters or more of the session's
+  text verbatim (code, a sentence);
 - is generic: nothing left once the user's name, common words and common
   app names are taken out ("uses a computer", "browses the web", "uses
   Firefox");
@@ -33,6 +35,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 
 from tacitd.memory.text import STOPWORDS, words
 from tacitd.memory.types import Observation, Proposition, Support
@@ -62,6 +65,7 @@ CREDENTIAL = re.compile(
     r"\b(pass(word|words|code|phrase)|pin( code)?|api[ _-]?keys?|secret keys?|private keys?|access tokens?|"
     r"credentials?|login details|security code|cvv|seed phrase|recovery (code|phrase)|2fa codes?|otp)\b",
     re.IGNORECASE)
+ECHO_CHARS = 30  # a run this long quoted from the screen is a copy
 COPY_SHARE = 0.5  # a draft whose words are this much example-but-not-session is a copy
 GENERIC_WORDS = frozenset(
     "user users uses use using used computer computers laptop desktop browse browses browsing browser "
@@ -177,6 +181,17 @@ def about_user(text: str, user_name: str) -> bool:
     return name not in ([], ["the", "user"], ["user"]) and opening[:1] == name[:1]
 
 
+def echoes_screen(text: str, session: str) -> bool:
+    """The draft quotes a long run of the screen's text (code, a sentence): a copy, not an inference.
+
+    With the text marked 'typed', Qwen 1.5B once answered "Sam wrote config =
+    LoraConfig(r=16, lora_alpha=32) and model = ..." (45 characters quoted).
+    A file or document name quoted inside a claim is shorter than `ECHO_CHARS`.
+    """
+    match = SequenceMatcher(None, text.lower(), session.lower(), autojunk=False)
+    return match.find_longest_match(0, len(text), 0, len(session)).size >= ECHO_CHARS
+
+
 def has_secret(*texts: str) -> bool:
     return any(PRIVACY.redact(t) != t or CREDENTIAL.search(t) for t in texts)
 
@@ -189,6 +204,8 @@ def drop_reason(text: str, reasoning: str, session: str, user_name: str) -> str 
         return f"not about {user_name}"
     if copies_example(text, session, user_name):
         return "copies the worked example"
+    if echoes_screen(text, session):
+        return "copies the screen"
     if is_generic(text, user_name):
         return "generic"
     return None
