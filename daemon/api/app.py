@@ -1,16 +1,17 @@
 """The /v1 HTTP/JSON API: `create_app(services)` builds it over what the daemon provides.
 
 Routes are thin: each parses its input into a schema, calls the function in
-`daemon/ops.py` that the CLI calls too, and returns that function's model.
-They are plain `def`s, so FastAPI runs them on its thread pool, and each
-thread gets its own Store from `services.store()` (stores.py): SQLite
-reads in WAL mode then run side by side instead of queueing on one
-connection's lock.
+`daemon/ops.py` (or the Store method) that the CLI calls too, and returns
+that function's model. They are plain `def`s, so FastAPI runs them on its
+thread pool (server.API_THREADS), and each thread gets its own Store from
+`services.store()` (stores.py): reads then run beside a long write in the
+daemon (a backup, gc) instead of queueing on one connection's lock.
 
 Bad input is a 4xx with a message and changes nothing: 422 for a body or
 parameter that does not validate (unknown fields included), 400 for
 malformed JSON or a request the store refuses, 404 for a missing id, 409
-while paused, 413 for a body over `MAX_BODY` (limits.py).
+while paused, 413 for a body over `MAX_BODY` and 408 for one that stops
+arriving (limits.py); 503 when the database stays locked.
 """
 
 from __future__ import annotations
