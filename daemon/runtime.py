@@ -25,7 +25,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,7 @@ from .worker import ModelWorker
 log = logging.getLogger("tacit.daemon")
 OBSERVERS = ("screen", "window", "input", "files")
 FADED = 0.125  # recency weight after three half-lives
+STATS_AFTER_BATCH_S = 20.0
 NOTEWORTHY = ("backup", "gc", "stats")  # jobs whose results are logged at INFO; the frequent ones at DEBUG
 
 
@@ -69,7 +70,8 @@ class Daemon:
         self._embed_lock = threading.Lock()
         self._started_at = utcnow()
         self._stop = asyncio.Event()
-        self.worker = ModelWorker(settings)
+        self.worker = ModelWorker(settings, on_batch=lambda _: self._stats_soon(),
+                                  release=lambda key: self.store().queue.release_attempt(key))
         self.supervisor = Supervisor([])
         self._observer_notes: list[str] = []
         self.jobs: dict[str, dict[str, Any]] = {}
@@ -260,7 +262,7 @@ class Daemon:
         scheduler = AsyncIOScheduler(event_loop=self._loop)
         every = IntervalTrigger
         scheduler.add_job(self._tick, every(seconds=d.flush_interval_s), id="pipeline", next_run_time=utcnow())
-        self._add(scheduler, "stats", self._stats, every(minutes=d.stats_interval_min))
+        self._add(scheduler, "stats", self._stats, every(minutes=d.stats_interval_min), first=True)
         self._add(scheduler, "decay", self._decay, every(hours=1), first=True)
         self._add(scheduler, "checkpoint", self._checkpoint, every(minutes=d.checkpoint_interval_min))
         self._add(scheduler, "backup", self._backup, CronTrigger(hour=d.maintenance_hour, minute=0))
@@ -284,6 +286,13 @@ class Daemon:
 
         scheduler.add_job(job, trigger, id=name, coalesce=True, max_instances=1,
                           **({"next_run_time": utcnow()} if first else {}))
+
+    def _stats_soon(self) -> None:
+        """After a batch: measure the stats again shortly (batches in a row share one run), not only on the clock."""
+        job = self._scheduler.get_job("stats") if self._scheduler is not None else None
+        soon = utcnow() + timedelta(seconds=STATS_AFTER_BATCH_S)
+        if job is not None and (job.next_run_time is None or job.next_run_time > soon):
+            job.modify(next_run_time=soon)
 
     async def _tick(self) -> None:
         self.worker.wake(flush=False)

@@ -27,6 +27,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from multiprocessing.connection import Connection
@@ -184,8 +185,12 @@ class WorkerStatus:
 class ModelWorker:
     """Starts the model child, wakes it, restarts it with backoff when it dies, and stops it."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, on_batch: Callable[[dict[str, Any]], None] | None = None,
+                 release: Callable[[str], None] | None = None):
+        """`on_batch` hears of each pass that handled segments; `release(key)` takes back the try of a
+        segment whose child was killed by `stop` (a shutdown is not the segment's fault)."""
         self.settings = settings
+        self._on_batch, self._release = on_batch, release
         self.status = WorkerStatus()
         self._proc: multiprocessing.process.BaseProcess | None = None
         self._conn: Connection | None = None
@@ -247,6 +252,8 @@ class ModelWorker:
             s.state, s.current_segment, s.passes = "idle", None, s.passes + 1
             if body["segments"]:
                 s.last_batch = body
+                if self._on_batch is not None:
+                    self._on_batch(body)
                 log.info("pass: %s segment(s), %s processed, %s quarantined, %s proposition(s) written in %.1f s",
                          body["segments"], body["processed"], body["quarantined"], body["propositions_written"],
                          body["seconds"])
@@ -322,8 +329,14 @@ class ModelWorker:
         except TimeoutError:
             log.warning("model child still busy after %.1f s; killing it (its segment is redone next time)",
                         timeout_s)
+            segment = self.status.current_segment
             proc.kill()
             await asyncio.wait_for(self._exited.wait(), 5)
+            if segment is not None and self._release is not None:
+                try:
+                    self._release(segment)
+                except Exception:
+                    log.exception("could not take back the interrupted try of segment %s", segment)
         self.status.state = "stopped"
 
     def reload(self, settings: Settings) -> None:
