@@ -91,26 +91,56 @@ def propose_messages(session: str, user_name: str = "the user", *, merely_seen: 
 
 
 class IntegrityCheck(BaseModel):
-    """The audit's contextual-integrity answer: the reason first, so the verdict follows from it."""
+    """The audit's contextual-integrity answer: the reason first, then two yes/no questions; keep follows.
+
+    Asked for a bare keep/drop verdict, Qwen 1.5B kept every sensitive draft,
+    "Sam may be suffering from depression" (from an NHS page read) included.
+    """
 
     context: str = Field(min_length=3, max_length=120, description="where and why the information appeared")
     reason: str = Field(min_length=5, max_length=160, description="why keeping it fits that context or not")
-    keep: bool
+    guesses_private_trait: bool = Field(
+        description="the statement guesses the user's health, religion, sexuality, politics or finances, or "
+                    "someone else's private life, instead of naming a task the user did")
+    own_work_or_plan: bool = Field(description="the evidence is the user's own work or plan (writing, coding, "
+                                               "booking), not only something they read")
+
+    @property
+    def keep(self) -> bool:
+        return self.own_work_or_plan and not self.guesses_private_trait
 
 
 AUDIT_SYSTEM = (
     "You audit a personal memory assistant that runs only on the user's own computer. It inferred one "
-    "statement about the user from their screen activity. Apply contextual integrity: keep the statement "
-    "only if remembering it serves the user in the context where it appeared (their own work, plans "
-    "or stated preferences) and it does not expose health, religion, sexuality, politics, finances, or "
-    "another person's private life beyond what the user themselves did. Drop speculation about sensitive "
-    "traits, and anything learned from content the user only saw."
+    "statement about the user from their screen activity. Apply contextual integrity: remembering it is right "
+    "only if it serves the user in the context where it appeared (their own work, plans or stated "
+    "preferences). A statement that guesses the user's health, religion, sexuality, politics or finances, "
+    "or another person's private life, from what they read or browsed, must not be remembered. Give the "
+    "context and a short reason first, then answer the two questions."
+)
+AUDIT_EXAMPLES = (
+    ("Statement: Sam is drafting the budget section of a school fundraiser plan\nEvidence: Sam edits "
+     "'Fundraiser plan.docx' in Word\nSensitive categories it touches: finances",
+     IntegrityCheck(context="a document the user is writing", reason="the user's own project, no private trait",
+                    guesses_private_trait=False, own_work_or_plan=True)),
+    ("Statement: Sam may have a gambling problem\nEvidence: Sam read a page about signs of gambling addiction\n"
+     "Sensitive categories it touches: health, finances",
+     IntegrityCheck(context="an article the user read", reason="a guess about a private condition from reading",
+                    guesses_private_trait=True, own_work_or_plan=False)),
 )
 
 
 def audit_messages(statement: str, reasoning: str, categories: list[str]) -> list[dict[str, str]]:
+    """The integrity check's prompt: two worked examples (a task, then a guess), then the draft.
+
+    The order matters to the 1.5B default: with the task last it kept every
+    draft, with the guess last it held back two health guesses and kept a
+    grant proposal about a clinic study; with no example it invented context.
+    """
+    shots = [m for case, answer in AUDIT_EXAMPLES for m in (
+        {"role": "user", "content": case}, {"role": "assistant", "content": answer.model_dump_json()})]
     return [
-        {"role": "system", "content": AUDIT_SYSTEM},
+        {"role": "system", "content": AUDIT_SYSTEM}, *shots,
         {"role": "user", "content": f"Statement: {statement}\nEvidence: {reasoning}\n"
                                     f"Sensitive categories it touches: {', '.join(categories)}"},
     ]

@@ -28,7 +28,7 @@ class StandIn:
         if self.fail:
             raise SchemaError("stand-in: output did not fit IntegrityCheck", raw="{", prompt=prompt)
         return IntegrityCheck(context="a news page the user read", reason="inferred from content only seen",
-                              keep=self.keep)
+                              guesses_private_trait=not self.keep, own_work_or_plan=self.keep)
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -81,3 +81,34 @@ def test_switched_off_it_keeps_everything_and_still_says_what_it_touched():
     decision = audit(llm, draft("Sam is behind on the mortgage payments"), AuditParams(enabled=False))
     assert decision.keep and decision.checked_by == "off" and llm.calls == []
     assert decision.note == "audit (off): kept: audit switched off (touches finances)"
+
+
+# -- with the real default model ---------------------------------------------------------------------------
+
+
+def test_real_model_holds_back_a_health_guess_and_the_segment_records_why(store, qwen):
+    """A draft inferring a health condition from a page the user read goes to the model's integrity check;
+    the check's verdict and reason are kept with the segment, and a held-back draft is not stored."""
+    from pipeline_helpers import add_records, frame
+
+    from tacitd.daemon.pipeline.propose import Proposals
+    from tacitd.daemon.pipeline.run import Pipeline, process
+
+    guess = draft("Sam may be suffering from depression",
+                  "Sam read an NHS page that lists the symptoms of depression for 20 minutes")
+    add_records(store, [frame(0, "firefox", "Depression: symptoms — NHS", "Symptoms of depression include "
+                              "feeling low for two weeks or more", url="https://www.nhs.uk/mental-health/depression")])
+    pipeline = Pipeline(store, qwen, None, user="Sam", propose=lambda llm, screened, user: Proposals([guess]))
+    process(pipeline, once=True)
+    [(key, text, reason)] = pipeline.learned.audited_out
+    assert text == guess.text and reason.startswith("touches health; ") and len(reason) > len("touches health; ") + 10
+    assert [p for p in store.recent(10) if p.source == "llm"] == []
+    [note] = [r[0] for r in store.queue.conn.execute("SELECT note FROM segments WHERE key = ?", [key])]
+    assert "audit (llm): held back: touches health; " in note, note
+
+
+def test_real_model_keeps_a_sensitive_topic_of_the_users_own_work(qwen):
+    """The same check does not hold back everything: a health topic in a document the user writes is kept."""
+    decision = audit(qwen, draft("Sam is writing a grant proposal for a diabetes clinic study",
+                                 "Sam edits 'Clinic study proposal.docx' in Word"))
+    assert decision.keep and decision.checked_by == "llm" and decision.categories == ("health",), decision.reason
