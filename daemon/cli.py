@@ -83,7 +83,7 @@ def add(app: App, text: str, confidence: float, half_life: float, reasoning: str
     if as_json:
         emit_json(p.model_dump(mode="json"))
     else:
-        render.console.print(f"Remembered #{p.id}: {p.text}")
+        render.console.print(f"Remembered #{p.id}: {render.safe(p.text)}")
 
 
 def _filters(since: datetime | None, until: datetime | None, min_confidence: float,
@@ -160,7 +160,7 @@ def _verdict(name: str, help_text: str) -> None:
         if as_json:
             emit_json(p.model_dump(mode="json"))
         else:
-            render.console.print(f"{name.capitalize()}ed #{p.id}: {p.text} "
+            render.console.print(f"{name.capitalize()}ed #{p.id}: {render.safe(p.text)} "
                                  f"(confidence {p.confidence:.2f}, {p.status})")
 
 
@@ -179,7 +179,7 @@ def edit(app: App, proposition_id: int, text: str, as_json: bool) -> None:
     if as_json:
         emit_json(p.model_dump(mode="json"))
     else:
-        render.console.print(f"Edited #{proposition_id}: now #{p.id} (version {p.version}): {p.text}")
+        render.console.print(f"Edited #{proposition_id}: now #{p.id} (version {p.version}): {render.safe(p.text)}")
 
 
 @cli.command()

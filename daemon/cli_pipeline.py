@@ -189,11 +189,13 @@ def _print_process(app: App, report: PassReport) -> None:
     labels = {"unrelated": "learned", "identical": "seen again", "refines": "refined", "contradicts": "replaced"}
     for key, d in report.learned.decisions:
         label = "rejected before, not stored" if d.blocked else labels[d.relation]
-        console.print(f"  [cyan]{label}[/cyan]: {d.draft.text}", soft_wrap=True)
+        console.print(f"  [cyan]{label}[/cyan]: {render.safe(d.draft.text)}", soft_wrap=True)
     for _, dropped in report.learned.dropped:
-        console.print(f"  [yellow]dropped[/yellow]: {dropped.text} ({dropped.reason})", soft_wrap=True)
+        console.print(f"  [yellow]dropped[/yellow]: {render.safe(dropped.text)} ({render.safe(dropped.reason)})",
+                      soft_wrap=True)
     for _, text, why in report.learned.audited_out:
-        console.print(f"  [magenta]held back by the audit[/magenta]: {text} ({why})", soft_wrap=True)
+        console.print(f"  [magenta]held back by the audit[/magenta]: {render.safe(text)} ({render.safe(why)})",
+                      soft_wrap=True)
     for e in app.store.queue.quarantined():
         console.print(f"  [red]quarantined[/red] {e.key}: {e.error}", markup=False, soft_wrap=True)
     if report.stats.added or report.stats.revised:
@@ -206,8 +208,8 @@ def print_believed(store: Store) -> None:
     console = render.console
     console.rule("[bold]what tacit believes[/bold]")
     for p, evidence in believed(store):
-        console.print(f"[bold]{p.text}[/bold]  [dim]#{p.id} · confidence {p.confidence:.2f} · {p.source} · "
+        console.print(f"[bold]{render.safe(p.text)}[/bold]  [dim]#{p.id} · confidence {p.confidence:.2f} · {p.source} · "
                       f"v{p.version}[/dim]", soft_wrap=True)
         for o in evidence:
             where = " — ".join(x for x in (o.app, o.window_title) if x)
-            console.print(f"   [dim]↳ {format_local(o.captured_at)} {where}[/dim]", soft_wrap=True)
+            console.print(f"   [dim]↳ {format_local(o.captured_at)} {render.safe(where)}[/dim]", soft_wrap=True)

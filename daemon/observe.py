@@ -82,11 +82,12 @@ def observe(app: App, once: bool, as_json: bool) -> None:
         emit_json({"observations": [o.model_dump(mode="json") for o in seen], "notes": notes})
         return
     for note in notes:
-        render.console.print(f"[yellow]{note}[/yellow]")
+        render.console.print(f"[yellow]{render.safe(note)}[/yellow]")
     for o in seen:
-        render.console.print(f"[bold]{o.observer}[/bold] {o.app or ''} {o.window_title or ''}")
+        where = f"{o.app or ''} {o.window_title or ''}"
+        render.console.print(f"[bold]{o.observer}[/bold] {render.safe(where)}")
         if o.text:
-            render.console.print(f"  {o.text[:500]}")
+            render.console.print(f"  {render.safe(o.text[:500])}")
     if not seen:
         render.console.print("[dim]Nothing would be stored right now.[/dim]")
 

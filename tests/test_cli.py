@@ -77,6 +77,15 @@ def test_show_confirm_reject_recent(tacit):
     assert "Sam drinks espresso" in tacit("recent").stdout
 
 
+def test_stored_text_prints_as_itself_not_as_markup(tacit):
+    """A memory may hold '[/red]' or '[bold]' (typed, or read off a screen): it prints verbatim, and never crashes."""
+    text = "Sam types [/red] and [bold]tags[/bold] in notes"
+    pid = str(tacit.json("add", text)["id"])
+    for args in (("show", pid), ("recent",), ("query", "tags notes"), ("confirm", pid), ("edit", pid, text + "!")):
+        out = tacit(*args).stdout
+        assert "[/red]" in out and "[bold]tags[/bold]" in out, (args, out)
+
+
 def test_forget_by_id_and_since(tacit):
     a = tacit.json("add", "Sam collects stamps")
     assert tacit.json("forget", str(a["id"]))["forgotten"]["propositions"] == 1
