@@ -165,7 +165,7 @@ class Daemon:
         if self.settings.daemon.pipeline:
             self.worker.start()
         else:
-            self.worker.status.state, self.worker.status.reason = "off", "[daemon] pipeline = false"
+            self.worker.disable()
         self._start_jobs()
         socket_path = default_socket_path(self.settings)
         api_stop = asyncio.Event()

@@ -195,7 +195,7 @@ class ModelWorker:
         self._proc: multiprocessing.process.BaseProcess | None = None
         self._conn: Connection | None = None
         self._stopping = False
-        self._reloading = False  # the child was asked to exit so that it restarts with new settings
+        self._then: str | None = None  # what follows an exit we asked for: "restart" (new settings) or "off"
         self._delay = settings.daemon.worker_backoff_s
         self._started_at = 0.0
         self._restart: asyncio.TimerHandle | None = None
@@ -281,9 +281,12 @@ class ModelWorker:
         if self._stopping or s.state == "off":
             s.state = "stopped" if self._stopping else s.state
             return
-        if self._reloading:
-            self._reloading = False
-            self.start()
+        if self._then is not None:
+            then, self._then = self._then, None
+            if then == "restart":
+                self.start()
+            else:
+                self.disable()
             return
         segment = s.current_segment
         self._record_crash(code)
@@ -339,18 +342,29 @@ class ModelWorker:
                     log.exception("could not take back the interrupted try of segment %s", segment)
         self.status.state = "stopped"
 
+    def disable(self, reason: str = "[daemon] pipeline = false") -> None:
+        """No model child (the pipeline is switched off); capture and the API go on."""
+        self.status.state, self.status.reason, self.status.pid = "off", reason, None
+
     def reload(self, settings: Settings) -> None:
-        """New settings: the child finishes its segment, exits and starts again with them."""
+        """New settings: the child finishes its segment and exits; it starts again with them if the pipeline
+        is still on. A child that was off (switched off, or its model failed to load) starts if it may."""
         changed = (settings.models, settings.daemon, settings.data_dir) != \
             (self.settings.models, self.settings.daemon, self.settings.data_dir)
         self.settings = settings
         self._delay = settings.daemon.worker_backoff_s
-        if self._stopping or not changed and self.status.state != "off":
+        if self._stopping:
             return
-        if self._proc is not None and self._proc.is_alive():
-            self._reloading = True
+        if self._restart is not None:  # waiting to restart after a crash: do it with the new settings
+            self._restart.cancel()
+            self._restart = None
+        alive = self._proc is not None and self._proc.is_alive()
+        if alive and (changed or not settings.daemon.pipeline):
+            self._then = "restart" if settings.daemon.pipeline else "off"
             with contextlib.suppress(OSError):
                 assert self._conn is not None
                 self._conn.send(("stop",))
-        elif self._restart is None:
+        elif not alive and settings.daemon.pipeline:
             self.start()
+        elif not alive:
+            self.disable()

@@ -10,6 +10,8 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psutil
+
 from daemon_proc import MAIN, daemon, daemon_env, running_daemon, short_socket_dir, wait_until  # noqa: F401
 from tacitd.daemon.lifecycle import pid_state
 from tacitd.memory.store import Store
@@ -126,3 +128,23 @@ def test_a_wrong_key_stops_the_daemon_at_start_with_a_clear_error_and_changes_no
     assert "unreadable with the key from TACIT_DB_KEY" in out.stderr and "Traceback" not in out.stderr
     assert (data / "tacit.db").read_bytes() == before
     assert not (data / "tacit.pid").exists() and not Path(env["TACIT_SOCKET"]).exists()
+
+
+def test_sighup_switches_the_model_child_on_and_off_with_the_pipeline_setting(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text("[daemon]\npipeline = false\n")
+    with running_daemon(tmp_path, env={"TACIT_CONFIG": str(config)}) as d:
+        def worker() -> dict:
+            return d.status()["daemon"]["worker"]
+
+        os.kill(d.pid, signal.SIGHUP)  # nothing changed: still off
+        wait_until(lambda: "config reloaded" in d.log_text(), 30)
+        assert worker()["state"] == "off" and worker()["pid"] is None
+        config.write_text("[daemon]\npipeline = true\n")
+        os.kill(d.pid, signal.SIGHUP)
+        child = wait_until(lambda: (w := worker())["state"] == "idle" and w["pid"], 60, 0.1, "the child on")
+        config.write_text("[daemon]\npipeline = false\n")
+        os.kill(d.pid, signal.SIGHUP)
+        off = wait_until(lambda: (w := worker())["state"] == "off" and w, 60, 0.1, "the child off")
+        assert off["pid"] is None and off["crashes"] == 0 and "pipeline = false" in off["reason"]
+        wait_until(lambda: not psutil.pid_exists(child) or psutil.Process(child).status() == psutil.STATUS_ZOMBIE, 10)
