@@ -270,6 +270,18 @@ class LlamaCppLLM(_SchemaLLM):
                 self._llama = llama
             return self._llama
 
+    def forget_prefixes(self) -> None:
+        """Drop the saved prompt states and the context's tokens: the next call evaluates its whole prompt.
+
+        For benchmarks that time the same prompts twice (bench/pipeline.py's quiet and busy runs).
+        """
+        with self._lock:
+            if self._llama is None:
+                return
+            self._llama.reset()
+            if self.prefix_cache_mb:
+                keep_prefix_states(self._llama, self.prefix_cache_mb << 20)
+
     def _fit_threads(self, llama: Any) -> None:
         """Use only the cores other work leaves free (threads_for_load); our own last call still shows in the
         load average for about a minute, so it is subtracted."""

@@ -41,6 +41,15 @@ def test_the_shared_prefix_is_evaluated_once_across_interleaved_steps(gemma):
     assert all(evaluated < total / 3 for total, evaluated in with_cache[2::2]), with_cache
 
 
+def test_forgetting_the_prefixes_makes_the_next_call_evaluate_its_whole_prompt(gemma):
+    llm = LlamaCppLLM(gemma.path, n_ctx=1024, prefix_cache_mb=64)
+    [(total, first)] = evaluated_per_call(llm, PROMPTS[:1])
+    [(_, again)] = evaluated_per_call(llm, PROMPTS[:1])
+    llm.forget_prefixes()
+    [(_, after)] = evaluated_per_call(llm, PROMPTS[:1])
+    assert first > 0.9 * total and again < total / 3 and after > 0.9 * total, (total, first, again, after)
+
+
 def nice_of(tid: int) -> int:
     return int(Path(f"/proc/self/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()[16])
 
