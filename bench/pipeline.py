@@ -60,6 +60,7 @@ from tacitd.daemon.pipeline.segment import SegmentParams, segment
 from tacitd.memory.store import Store
 from tacitd.memory.types import Observation
 from tacitd.models.embed import Embedder
+from tacitd.models.errors import SchemaError
 from tacitd.models.llm import LLM
 from tacitd.models.prompts import Drafts, output_budget, propose_messages
 from tacitd.observers.privacy import PrivacyFilter
@@ -151,8 +152,11 @@ def warm(llm: LLM) -> None:
     forget = getattr(llm, "forget_prefixes", None)
     if forget is not None:
         forget()
-    llm.complete_json(propose_messages("app: settings | window: Display settings", USER), Drafts,
-                      max_tokens=output_budget(Drafts))
+    try:
+        llm.complete_json(propose_messages("app: settings | window: Display settings", USER), Drafts,
+                          max_tokens=output_budget(Drafts))
+    except SchemaError:
+        pass  # the prefix was evaluated all the same
 
 
 def spinner() -> subprocess.Popen:
