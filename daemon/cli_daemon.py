@@ -2,7 +2,7 @@
 
 Defined here and registered on the root group in `cli.py`. `status` asks
 the running daemon over its socket (daemon/api/client.py); it exits 3 when
-no daemon runs, as `systemctl status` does, so scripts can tell.
+no daemon runs, as `systemctl status` does, so scripts can tell (1: it runs but does not answer).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from .config import Settings, load_settings
 from .timespec import format_local
 
 NOT_RUNNING = 3
+STATUS_TIMEOUT_S = 10.0
 
 
 def _root_args() -> list[str]:
@@ -69,25 +70,39 @@ def daemon(app: App, log_level: str | None) -> None:
 @pass_app
 def start(app: App, timeout: float, as_json: bool) -> None:
     """Start the daemon in the background; returns once its API answers."""
-    from .api.client import ApiError, TacitClient
+    from .api.client import TacitClient
 
     socket_path = _socket(app)
     with TacitClient(socket_path, timeout=2.0) as client:
-
-        def ready() -> bool:
-            try:
-                return client.running()
-            except ApiError:  # it answers, but not yet well: keep waiting (the log says why if it never does)
-                return False
-
         try:
-            pid = lifecycle.start_detached(_root_args(), app.settings.log_path, app.settings.pid_path, ready, timeout)
+            lifecycle.refuse_if_running(app.settings.pid_path)
+        except lifecycle.LifecycleError as exc:
+            raise click.ClickException(str(exc)) from exc
+        other = _answering_pid(client)
+        if other is not None:  # refused before starting one that could only fail to bind
+            raise click.ClickException(f"a tacit daemon (pid {other}) already serves {socket_path}; `tacit stop` "
+                                       "it (with its --data-dir), or give this one another TACIT_SOCKET")
+        try:
+            pid = lifecycle.start_detached(_root_args(), app.settings.log_path, app.settings.pid_path,
+                                           lambda pid: _answering_pid(client) == pid, timeout)
         except lifecycle.LifecycleError as exc:
             raise click.ClickException(str(exc)) from exc
     if as_json:
         emit_json({"started": True, "pid": pid, "socket": str(socket_path), "log": str(app.settings.log_path)})
     else:
         render.console.print(f"Started tacit (pid {pid}); API on {socket_path}; log: {app.settings.log_path}")
+
+
+def _answering_pid(client: Any) -> int | None:
+    """The pid of the daemon answering on the client's socket; None when none answers (well, or in time)."""
+    import httpx
+
+    from .api.client import ApiError, DaemonNotRunning
+
+    try:
+        return client.status().daemon.get("pid")
+    except (DaemonNotRunning, ApiError, httpx.TimeoutException):
+        return None
 
 
 @click.command()
@@ -112,34 +127,48 @@ def stop(app: App, timeout: float, as_json: bool) -> None:
 
 
 @click.command()
+@click.option("--timeout", type=click.FloatRange(0.1, 600), default=STATUS_TIMEOUT_S, show_default=True,
+              help="Seconds to wait for the daemon's answer.")
 @json_option
 @pass_app
-def status(app: App, as_json: bool) -> None:
-    """Is the daemon running, and what is it doing: queue, model, observers, pause, CPU and memory."""
-    from .api.client import DaemonNotRunning, TacitClient
+def status(app: App, timeout: float, as_json: bool) -> None:
+    """Is the daemon running, and what is it doing: queue, model, observers, pause, CPU and memory.
+
+    Exit status: 0 running, 1 running but not answering, 3 not running.
+    """
+    import httpx
+
+    from .api.client import ApiError, DaemonNotRunning, TacitClient
 
     state = lifecycle.pid_state(app.settings.pid_path)
     socket_path = _socket(app)
     facts: dict[str, Any] | None = None
+    why = ""
     if state.running:
         try:
-            with TacitClient(socket_path, timeout=10.0) as client:
+            with TacitClient(socket_path, timeout=timeout) as client:
                 facts = client.status().model_dump(mode="json")
         except DaemonNotRunning:
-            facts = None
+            why = f"nothing answers on {socket_path} (yet)"
+        except httpx.TimeoutException:
+            why = f"it did not answer on {socket_path} within {timeout:g} s (stopped, swapped out or hung?)"
+        except ApiError as exc:
+            why = f"its status failed: {exc}"
     if as_json:
         emit_json({"running": state.running, "pid": state.pid if state.running else None,
                    "stale_pidfile": state.stale, "answering": facts is not None, "socket": str(socket_path),
-                   **(facts or {})})
+                   **({"not_answering": why} if why else {}), **(facts or {})})
     elif not state.running:
         render.console.print("tacit is not running" + (" (a stale pidfile was left by a crash)" if state.stale
                                                        else "") + ". `tacit start` starts it.")
     elif facts is None:
-        render.console.print(f"tacit is running (pid {state.pid}) but does not answer on {socket_path} yet.")
+        render.console.print(f"tacit is running (pid {state.pid}) but {why}.", markup=False)
     else:
         _print_status(facts, socket_path)
     if not state.running:
         raise SystemExit(NOT_RUNNING)
+    if facts is None:
+        raise SystemExit(1)
 
 
 def _span(seconds: float) -> str:

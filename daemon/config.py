@@ -102,7 +102,8 @@ class DaemonSettings(BaseModel):
     worker_max_tries: int = Field(default=3, ge=1, description="tries of a segment before it waits in quarantine")
     worker_backoff_s: float = Field(default=1.0, gt=0, description="first delay before restarting a dead model child")
     worker_max_backoff_s: float = Field(default=60.0, gt=0)
-    stop_timeout_s: float = Field(default=6.0, gt=0, description="wait for the model child to finish, then kill it")
+    stop_timeout_s: float = Field(default=6.0, gt=0, le=7,
+                                  description="wait for the model child to finish, then kill it (the exit stays < 10 s)")
 
 
 class Settings(BaseSettings):

@@ -117,17 +117,21 @@ def pid_state(path: Path) -> PidState:
 # -- start and stop --------------------------------------------------------------------------------
 
 
+def refuse_if_running(pid_path: Path) -> None:
+    state = pid_state(pid_path)
+    if state.running:
+        raise LifecycleError(f"tacit is already running (pid {state.pid}); `tacit stop` stops it")
+
+
 def daemon_command(cli_args: list[str]) -> list[str]:
     """How to run `tacit daemon` with this interpreter (the console script may not be on PATH)."""
     return [sys.executable, "-c", "from tacitd.daemon.cli import main; main()", *cli_args, "daemon"]
 
 
-def start_detached(cli_args: list[str], log_path: Path, pid_path: Path, ready: Callable[[], bool],
+def start_detached(cli_args: list[str], log_path: Path, pid_path: Path, ready: Callable[[int], bool],
                    timeout_s: float = 120.0) -> int:
-    """Run the daemon in its own session and wait until `ready()` (the socket answers); returns its pid."""
-    state = pid_state(pid_path)
-    if state.running:
-        raise LifecycleError(f"tacit is already running (pid {state.pid}); `tacit stop` stops it")
+    """Run the daemon in its own session and wait until `ready(pid)` (that daemon answers); returns its pid."""
+    refuse_if_running(pid_path)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     offset = log_path.stat().st_size if log_path.exists() else 0
     with open(log_path, "ab") as log, open(os.devnull, "rb") as devnull:
@@ -139,7 +143,7 @@ def start_detached(cli_args: list[str], log_path: Path, pid_path: Path, ready: C
         if proc.poll() is not None:
             raise LifecycleError(f"the daemon exited with status {proc.returncode} before it answered:\n"
                                  f"{_log_tail(log_path, offset)}")
-        if ready():
+        if ready(proc.pid):
             return proc.pid
         time.sleep(0.1)
     raise LifecycleError(f"the daemon (pid {proc.pid}) did not answer within {timeout_s:.0f} s; "

@@ -54,6 +54,7 @@ log = logging.getLogger("tacit.daemon")
 OBSERVERS = ("screen", "window", "input", "files")
 FADED = 0.125  # recency weight after three half-lives
 STATS_AFTER_BATCH_S = 20.0
+EXIT_BUDGET_S = 8.5  # SIGTERM to exit, before closing the stores and the interpreter's own exit
 NOTEWORTHY = ("backup", "gc", "stats")  # jobs whose results are logged at INFO; the frequent ones at DEBUG
 
 
@@ -170,7 +171,7 @@ class Daemon:
         socket_path = default_socket_path(self.settings)
         api_stop = asyncio.Event()
         api = asyncio.create_task(serve_api(create_app(self), socket_path, api_stop), name="api")
-        log.info("tacit daemon running (pid %s), API on %s", os.getpid(), socket_path)
+        log.info("tacit daemon (pid %s) up; its API binds %s", os.getpid(), socket_path)
         stopper = asyncio.create_task(self._stop.wait())
         await asyncio.wait({api, stopper}, return_when=asyncio.FIRST_COMPLETED)
         failed = api.done() and not self._stop.is_set()
@@ -231,8 +232,8 @@ class Daemon:
         except Exception as exc:
             log.warning("final checkpoint skipped: %s", exc)
         api_stop.set()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(api, 2.0)
+        with contextlib.suppress(Exception):  # open event streams may hold it: what is left of the budget
+            await asyncio.wait_for(api, max(0.5, EXIT_BUDGET_S - (time.monotonic() - start)))
         self._stores.close()
         log.info("stopped in %.1f s", time.monotonic() - start)
 

@@ -203,3 +203,31 @@ def test_service_install_and_uninstall_through_the_cli(tmp_path):
 def test_service_is_refused_on_an_unknown_platform(tmp_path):
     with pytest.raises(LifecycleError, match="systemd .* launchd"):
         lifecycle.service_file(home=tmp_path, system="Plan9")
+
+
+def test_status_of_a_daemon_that_does_not_answer_says_so_without_a_traceback(tmp_path):
+    from daemon_proc import running_daemon
+
+    with running_daemon(tmp_path, model=None) as d:
+        os.kill(d.pid, signal.SIGSTOP)
+        try:
+            out = _tacit(d.env, "status", "--timeout", "1")
+            as_json = _tacit(d.env, "status", "--timeout", "1", "--json")
+        finally:
+            os.kill(d.pid, signal.SIGCONT)
+        assert out.returncode == 1 and "Traceback" not in out.stderr
+        assert f"tacit is running (pid {d.pid}) but it did not answer" in out.stdout
+        facts = json.loads(as_json.stdout)
+        assert facts["running"] is True and facts["answering"] is False and "within 1 s" in facts["not_answering"]
+        assert _tacit(d.env, "status").returncode == 0  # awake again
+
+
+def test_start_refuses_when_another_daemon_serves_the_socket(tmp_path):
+    from daemon_proc import running_daemon
+
+    with running_daemon(tmp_path / "first", model=None) as d:
+        other = {**d.env, "TACIT_DATA_DIR": str(tmp_path / "second")}
+        out = _tacit(other, "start")
+        assert out.returncode == 1 and f"already serves {d.socket}" in out.stderr and f"pid {d.pid}" in out.stderr
+        assert not pid_state(tmp_path / "second" / "tacit.pid").running
+        assert d.status()["daemon"]["pid"] == d.pid
