@@ -218,6 +218,7 @@ def systemd_unit(command: list[str], env: dict[str, str]) -> str:
         "Restart=on-failure",
         "RestartSec=5",
         "KillMode=mixed",
+        "UMask=0077",
         "TimeoutStopSec=15",
         *(f"Environment={_systemd_quote(f'{k}={v}')}" for k, v in sorted(env.items())),
         "",
@@ -239,6 +240,7 @@ def launchd_plist(command: list[str], env: dict[str, str], log_path: Path) -> by
         "StandardOutPath": str(log_path),
         "StandardErrorPath": str(log_path),
         "ExitTimeOut": 15,
+        "Umask": 0o077,
     }
     if env:
         plist["EnvironmentVariables"] = dict(sorted(env.items()))

@@ -335,11 +335,28 @@ def nightly_backup(store: Store, folder: Path, keep: int, now: datetime | None =
     return {"backup": path.name, "bytes": path.stat().st_size, "removed": removed}
 
 
+def private_data(settings: Settings) -> None:
+    """Everything the daemon writes is the user's alone: umask 077, the data dir 0700, the database files 0600.
+
+    Encryption protects the content; this keeps other local users from even reading the (possibly plaintext,
+    where SQLCipher is missing) file, as issue 12 asks.
+    """
+    os.umask(0o077)
+    data = settings.data_dir.expanduser()
+    data.mkdir(parents=True, exist_ok=True)
+    if data.stat().st_uid == os.getuid():
+        os.chmod(data, 0o700)
+    for path in (settings.db_path, Path(f"{settings.db_path}-wal"), Path(f"{settings.db_path}-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(path, 0o600)
+
+
 def run_daemon(settings: Settings, reload: Callable[[], Settings] | None = None) -> int:
     """Foreground: take the pidfile, run until stopped, release it."""
     from .lifecycle import PidFile
 
     setup_logging(settings.daemon.log_level)
+    private_data(settings)
     pidfile = PidFile(settings.pid_path)
     pidfile.acquire()
     if pidfile.replaced_stale is not None and pidfile.replaced_stale != os.getpid():

@@ -148,3 +148,20 @@ def test_sighup_switches_the_model_child_on_and_off_with_the_pipeline_setting(tm
         off = wait_until(lambda: (w := worker())["state"] == "off" and w, 60, 0.1, "the child off")
         assert off["pid"] is None and off["crashes"] == 0 and "pipeline = false" in off["reason"]
         wait_until(lambda: not psutil.pid_exists(child) or psutil.Process(child).status() == psutil.STATUS_ZOMBIE, 10)
+
+
+def test_the_daemon_keeps_its_data_private_whatever_the_umask(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir(mode=0o755)
+    Store(data / "tacit.db").close()
+    os.chmod(data / "tacit.db", 0o644)  # as an older tacit, or a umask of 022, left it
+    old = os.umask(0o022)
+    try:
+        with running_daemon(tmp_path) as d:
+            d.post("/v1/observations", json={"observations": [
+                {"text": "a line", "app": "editor", "captured_at": datetime.now(UTC).isoformat()}]})
+            modes = {p.name: oct(p.stat().st_mode & 0o777) for p in data.iterdir() if p.is_file()}
+            assert oct(data.stat().st_mode & 0o777) == "0o700"
+    finally:
+        os.umask(old)
+    assert {modes[n] for n in ("tacit.db", "tacit.db-wal", "tacit.db-shm", "tacit.pid")} == {"0o600"}, modes
