@@ -614,3 +614,39 @@ def test_a_v5_index_is_rebuilt_partitioned_by_status_with_its_vectors_and_filter
         assert near(status=("rejected",)) == [wrong.id, low.id]
         store.confirm(kept.id)  # same status: the metadata columns change in place
         assert near(min_confidence=0.95) == [kept.id]
+
+
+def test_a_distance_bound_never_changes_what_the_vector_search_finds(store, monkeypatch):
+    """The KNN search's Hamming bound (vectors._bound) only saves time: same candidates, filters or not."""
+    from tacitd.memory import vectors
+
+    monkeypatch.setattr(vectors, "MIN_BOUNDED", 64)  # bound small test indexes too
+    monkeypatch.setattr(vectors, "SAMPLE", 128)
+    rng = np.random.default_rng(3)
+    centres = rng.standard_normal((8, 64))
+    vecs = centres[rng.integers(0, 8, 1500)] + 0.7 * rng.standard_normal((1500, 64))
+    store.ensure_vector_index("test", 64)
+    store.add_propositions((prop(f"fact {i}", confidence=0.9 if i % 50 == 0 else 0.5), (), v)
+                           for i, v in enumerate(vecs))
+    sqls: list[str] = []
+    tuples = store._conn.tuples
+    monkeypatch.setattr(store._conn, "tuples", lambda sql, params=(): sqls.append(sql) or tuples(sql, params))
+
+    def both(query, **filters):
+        sqls.clear()
+        bounded = store.vector_candidates(query, 10, 3, SearchFilters(**filters))
+        knn = [s for s in sqls if "MATCH" in s]
+        store.vectors._bounds_ok = False
+        try:
+            plain = store.vector_candidates(query, 10, 3, SearchFilters(**filters))
+        finally:
+            store.vectors._bounds_ok = None
+        return bounded, plain, knn
+
+    for query in vecs[:5] + 0.3 * rng.standard_normal((5, 64)):
+        bounded, plain, knn = both(query)
+        assert bounded == plain and len(bounded) == 10
+        assert len(knn) == 1 and "distance <=" in knn[0]  # the bound let enough through: one search
+    bounded, plain, knn = both(vecs[0], min_confidence=0.8)  # 30 qualify, few inside the bound
+    assert bounded == plain and len(bounded) == 10
+    assert len(knn) == 2 and "distance <=" not in knn[1]  # searched again without it
