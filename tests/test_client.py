@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import stat
 import subprocess
 import sys
+import tempfile
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 import pytest
 
 from api_server import ApiServer, server, services  # noqa: F401  (fixtures)
@@ -133,3 +138,62 @@ def test_importing_the_client_loads_no_sqlite_and_no_server():
             "print(sorted(m for m in ('sqlite_utils', 'uvicorn', 'numpy', 'tacitd.memory.db') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_stores_of_ended_threads_are_closed(services):
+    """The API's thread pool retires idle threads: their Stores must not pile up (one connection each)."""
+    stores = services.stores
+    for _ in range(5):
+        t = threading.Thread(target=lambda: stores().count())
+        t.start()
+        t.join()
+    stores()  # this thread's first call closes those of the ended ones
+    assert stores.open_count == 1
+    assert stores().db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+
+
+def test_open_event_streams_end_when_the_server_stops(services):
+    srv = ApiServer(services).start()
+    listener = TacitClient(srv.socket_path)
+    ended = threading.Event()
+
+    def listen() -> None:
+        for _ in listener.events(timeout=30):
+            pass
+        ended.set()
+
+    reader = threading.Thread(target=listen, daemon=True)
+    reader.start()
+    wait_for_stream = time.monotonic() + 5
+    while time.monotonic() < wait_for_stream and services.stores.open_count == 0:
+        time.sleep(0.05)  # the stream has polled the store once: it is open
+    started = time.monotonic()
+    srv.stop()
+    assert time.monotonic() - started < 2.0  # not the 3 s graceful-shutdown limit
+    assert ended.wait(5)
+    listener.close()
+
+
+def test_an_existing_open_directory_is_refused_and_left_as_it_was(tmp_path):
+    from tacitd.daemon.api.server import SocketError, bind_socket
+
+    shared = Path(tempfile.mkdtemp(prefix="tacit-open-", dir="/tmp"))
+    try:
+        shared.chmod(0o755)
+        with pytest.raises(SocketError, match="open to other users"):
+            bind_socket(shared / "t.sock")
+        assert stat.S_IMODE(shared.stat().st_mode) == 0o755
+        assert not (shared / "t.sock").exists()
+    finally:
+        shutil.rmtree(shared)
+
+
+def test_a_huge_last_event_id_starts_the_stream_now(server, services):
+    services.store().add_proposition(Proposition(text="old news", confidence=0.5))
+    with httpx.Client(transport=httpx.HTTPTransport(uds=str(server.socket_path)), base_url="http://t") as h, \
+            h.stream("GET", "/v1/events", headers={"Last-Event-ID": "9" * 30}, timeout=5) as response:
+        assert response.status_code == 200
+        services.store().add_proposition(Proposition(text="fresh", confidence=0.5))
+        lines = response.iter_lines()
+        first_data = next(line for line in lines if line.startswith("data:"))
+    assert '"kind":"new"' in first_data and '"proposition_id":2' in first_data

@@ -28,6 +28,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel
 from sse_starlette import EventSourceResponse
 
+from tacitd.memory import crypto
 from tacitd.memory.db import DatabaseLocked, NotFound, StoreError
 from tacitd.memory.forget import ForgetScope
 from tacitd.memory.store import Store
@@ -42,7 +43,7 @@ from . import events, schemas
 from .limits import MAX_BODY, BodyLimit
 
 API_VERSION = "1"
-MAX_ID = 2**63 - 1  # SQLite's INTEGER
+MAX_ID = events.MAX_ID  # SQLite's INTEGER
 PropositionId = Annotated[int, Path(ge=1, le=MAX_ID)]
 Statuses = Annotated[list[Status] | None, Query(description="repeatable; default: current")]
 Sources = Annotated[list[Source] | None, Query(description="repeatable; default: any")]
@@ -71,8 +72,10 @@ def _error(status: int, message: str) -> JSONResponse:
 
 
 # The most specific class wins (Starlette looks handlers up along the exception's MRO).
+# A CHECK constraint the schemas should have caught first is still the caller's bad input, not a 500.
 ERROR_STATUS: dict[type[Exception], int] = {
     NotFound: 404, DatabaseLocked: 503, StoreError: 400, ops.Paused: 409, ops.OpError: 400,
+    **dict.fromkeys(crypto.errors("IntegrityError"), 400),
 }
 
 

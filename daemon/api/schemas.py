@@ -10,9 +10,9 @@ imports nothing heavier than pydantic: the TUI's start-up waits on it.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from tacitd.memory.events import Event
 from tacitd.memory.types import (
@@ -41,13 +41,24 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _printable(text: str) -> str:
+    """Refuse control characters (tab and newline aside): SQLite's length() stops at NUL, so '\\0x' would
+    pass as empty in one check and be stored as is by another."""
+    if bad := sorted({f"U+{ord(c):04X}" for c in text if ord(c) < 32 and c not in "\t\n\r" or ord(c) == 127}):
+        raise ValueError(f"control characters are not allowed ({', '.join(bad)})")
+    return text
+
+
+Statement = Annotated[NonEmptyText, AfterValidator(_printable)]
+
+
 # -- requests ---------------------------------------------------------------------------------------------
 
 
 class StatementIn(_In):
     """A statement the user makes about themselves (POST /v1/propositions)."""
 
-    text: NonEmptyText
+    text: Statement
     confidence: float = Field(default=1.0, ge=0, le=1)
     half_life_days: float = Field(default=180.0, gt=0, le=36500)
     reasoning: str = Field(default="", max_length=8000)
@@ -56,7 +67,7 @@ class StatementIn(_In):
 class EditIn(_In):
     """New text for a proposition: written as a new, user-sourced version (the old one is kept as history)."""
 
-    text: NonEmptyText
+    text: Statement
 
 
 class VerdictIn(_In):

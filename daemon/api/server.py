@@ -79,13 +79,18 @@ class PeerCheckedProtocol(H11Protocol):
 
 
 def prepare_directory(directory: Path) -> None:
-    """Create the socket's directory 0700; refuse one that another user owns or can enter."""
+    """Create the socket's directory 0700; refuse an existing one that another user owns or can enter.
+
+    An existing directory is never chmod-ed: TACIT_SOCKET=~/tacit.sock must not lock the user's home,
+    nor a root daemon's /tmp/tacit.sock lock /tmp.
+    """
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     st = directory.stat()
     if st.st_uid != os.getuid():
         raise SocketError(f"{directory} belongs to uid {st.st_uid}, not to you; set {ENV_VAR} to a path of yours")
-    if stat.S_IMODE(st.st_mode) != 0o700:
-        os.chmod(directory, 0o700)
+    if stat.S_IMODE(st.st_mode) & 0o077:
+        raise SocketError(f"{directory} is open to other users (mode {stat.S_IMODE(st.st_mode):o}); the socket "
+                          f"needs a private directory: set {ENV_VAR} to a path in a new or 0700 directory")
 
 
 def bind_socket(path: Path) -> socket.socket:
@@ -130,8 +135,9 @@ class _Server(uvicorn.Server):
 
 
 def config(app: Any) -> uvicorn.Config:
+    # log_config=None: uvicorn's loggers propagate to the daemon's handler (logfmt) instead of its own format.
     return uvicorn.Config(app, http=PeerCheckedProtocol, lifespan="off", log_level="warning", access_log=False,
-                          timeout_keep_alive=30, timeout_graceful_shutdown=3, ws="none")
+                          timeout_keep_alive=30, timeout_graceful_shutdown=3, ws="none", log_config=None)
 
 
 async def serve_api(app: Any, socket_path: Path, stop: asyncio.Event) -> None:
@@ -143,6 +149,7 @@ async def serve_api(app: Any, socket_path: Path, stop: asyncio.Event) -> None:
     stopping = asyncio.create_task(stop.wait())
     try:
         await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        app.state.stopping = True  # event streams end (events.tail) instead of holding the shutdown up
         server.should_exit = True
         await serving
     finally:

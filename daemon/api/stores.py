@@ -26,27 +26,47 @@ from ..ops import embed_for
 
 
 class ThreadStores:
+    """A Store per live thread. The pool retires idle threads and starts new ones, so each new thread's
+    first call closes the Stores of threads that have ended: open connections never outnumber live threads.
+
+    API writes are acknowledged as durable, so these connections commit with `synchronous = FULL`: a
+    commit survives a power cut too, not only a crash of tacit (WAL with NORMAL, the store's default,
+    may lose the last commits to a power cut).
+    """
+
     def __init__(self, path: Path):
         self.path = path
         self._local = threading.local()
-        self._all: list[Store] = []
+        self._by_thread: dict[threading.Thread, Store] = {}
         self._lock = threading.Lock()
         self._closed = False
 
     def __call__(self) -> Store:
         store = getattr(self._local, "store", None)
         if store is None:
-            with self._lock:
-                if self._closed:
-                    raise RuntimeError("the API's stores are closed")
-                store = self._local.store = Store(self.path)
-                self._all.append(store)
+            store = self._local.store = self._open()
         return store
+
+    def _open(self) -> Store:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the API's stores are closed")
+            ended = [t for t in self._by_thread if not t.is_alive()]
+            for thread in ended:
+                self._by_thread.pop(thread).close()
+            store = Store(self.path)
+            store.db.execute("PRAGMA synchronous = FULL")  # before any other thread can see it
+            self._by_thread[threading.current_thread()] = store
+            return store
+
+    @property
+    def open_count(self) -> int:
+        return len(self._by_thread)
 
     def close(self) -> None:
         with self._lock:
             self._closed = True
-            stores, self._all = self._all, []
+            stores, self._by_thread = list(self._by_thread.values()), {}
         for store in stores:
             store.close()
 
