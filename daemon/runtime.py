@@ -24,6 +24,7 @@ import os
 import signal
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -36,6 +37,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from tacitd.memory import crypto
+from tacitd.memory.db import DatabaseLocked
 from tacitd.memory.store import Store
 from tacitd.memory.types import Observation, SearchFilters, utcnow
 from tacitd.models.errors import ModelError
@@ -54,6 +56,7 @@ log = logging.getLogger("tacit.daemon")
 OBSERVERS = ("screen", "window", "input", "files")
 FADED = 0.125  # recency weight after three half-lives
 STATS_AFTER_BATCH_S = 20.0
+UNSAVED_MAX = 1000  # observations held in memory while the database is busy
 EXIT_BUDGET_S = 8.5  # SIGTERM to exit, before closing the stores and the interpreter's own exit
 NOTEWORTHY = ("backup", "gc", "stats")  # jobs whose results are logged at INFO; the frequent ones at DEBUG
 
@@ -75,6 +78,8 @@ class Daemon:
                                   release=lambda key: self.store().queue.release_attempt(key))
         self.supervisor = Supervisor([])
         self._observer_notes: list[str] = []
+        self._unsaved: deque[Observation] = deque(maxlen=UNSAVED_MAX)
+        self._sink_lock = threading.Lock()
         self.jobs: dict[str, dict[str, Any]] = {}
         self._scheduler: AsyncIOScheduler | None = None
         self._encryption: dict[str, Any] = {}
@@ -210,8 +215,35 @@ class Daemon:
             self._embedder = None
 
     def _sink(self, obs: Observation) -> None:
-        """Store and queue one observation (called in an observer's thread, after the privacy filter)."""
-        enqueue(self.store(), [obs])
+        """Store and queue one observation (called in an observer's thread, after the privacy filter).
+
+        While a long write holds the database (the nightly gc can take longer than the busy timeout),
+        observations wait in a bounded buffer in memory and go in with the next write, instead of the
+        observer failing and the frame being lost.
+        """
+        with self._sink_lock:
+            if len(self._unsaved) == self._unsaved.maxlen:
+                log.warning("the database has been busy for long: the oldest unsaved observation is dropped")
+            self._unsaved.append(obs)
+            self._save_unsaved()
+
+    def _save_unsaved(self) -> None:
+        if not self._unsaved:
+            return
+        try:
+            enqueue(self.store(), list(self._unsaved))
+        except DatabaseLocked:
+            log.warning("the database is busy; %d observation(s) wait in memory for the next write",
+                        len(self._unsaved))
+            return
+        self._unsaved.clear()
+
+    def _retry_unsaved(self) -> None:
+        if self._sink_lock.acquire(blocking=False):  # an observer saving now takes them along anyway
+            try:
+                self._save_unsaved()
+            finally:
+                self._sink_lock.release()
 
     def _start_observers(self) -> None:
         observers, self._observer_notes = build_observers(self.settings, self._sink)
@@ -227,6 +259,10 @@ class Daemon:
             self._scheduler.shutdown(wait=False)
         await asyncio.gather(self.supervisor.stop(), self.worker.stop(self.settings.daemon.stop_timeout_s),
                              return_exceptions=True)
+        if self._unsaved:
+            await asyncio.to_thread(self._retry_unsaved)
+            if self._unsaved:
+                log.error("%d captured observation(s) could not be saved: the database stayed busy", len(self._unsaved))
         try:  # fold the WAL into the file; PASSIVE never waits for readers, so the exit stays quick
             await asyncio.to_thread(self._checkpoint, "PASSIVE")
         except Exception as exc:
@@ -296,6 +332,8 @@ class Daemon:
             job.modify(next_run_time=soon)
 
     async def _tick(self) -> None:
+        if self._unsaved:
+            await asyncio.to_thread(self._retry_unsaved)
         self.worker.wake(flush=False)
 
     def _stats(self) -> dict[str, int]:

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -165,3 +166,31 @@ def test_the_daemon_keeps_its_data_private_whatever_the_umask(tmp_path):
     finally:
         os.umask(old)
     assert {modes[n] for n in ("tacit.db", "tacit.db-wal", "tacit.db-shm", "tacit.pid")} == {"0o600"}, modes
+
+
+def test_capture_during_a_long_write_waits_in_memory_and_is_saved_after_it(tmp_path):
+    watched = tmp_path / "watched"
+    watched.mkdir()
+    env = {"TACIT_OBSERVERS__ENABLED": '["files"]', "TACIT_OBSERVERS__FILES_PATHS": json.dumps([str(watched)])}
+    with running_daemon(tmp_path, model=None, env=env) as d:
+        holding, release = threading.Event(), threading.Event()
+
+        def long_write() -> None:  # what the nightly gc's single transaction does to everyone else
+            with Store(d.data_dir / "tacit.db") as other, other.transaction():
+                holding.set()
+                release.wait(60)
+
+        writer = threading.Thread(target=long_write)
+        writer.start()
+        try:
+            assert holding.wait(30)
+            (watched / "notes.md").write_text("draft")
+            wait_until(lambda: "wait in memory" in d.log_text(), 60, 0.1, "the sink to find the database busy")
+            assert d.status()["daemon"]["observers"][3] == {"name": "files", "on": True, "reason": "running"}
+        finally:
+            release.set()
+            writer.join(30)
+        wait_until(lambda: sum(d.status()["queue"].values()) >= 1, 30, 0.1, "the held observation saved")
+    with Store(d.data_dir / "tacit.db") as store:
+        rows = store.db.execute("SELECT text FROM observations WHERE observer = 'files'").fetchall()
+    assert len(rows) == 1 and rows[0][0].endswith(f" {watched / 'notes.md'}")  # saved once, not lost or doubled
