@@ -48,7 +48,13 @@ Embed = Callable[[str], "np.ndarray | None"]
 Warn = Callable[[str], Any]
 
 PROFILE_POOL = 200  # current propositions considered for the profile block (no query)
+PROFILE_WITH_QUERY = 5  # most confident other beliefs shown after a query's relevant ones
 CONTEXT_POOL = 40  # search hits considered for a query's block
+# A hit is relevant from this relevance up, and from half the best hit's: on MiniLM, unrelated questions
+# ("capital of Peru" against a user's beliefs) peak near 0.09, matches by meaning alone start near 0.14.
+MIN_RELEVANCE = 0.1
+RELATIVE_RELEVANCE = 0.5
+TITLE_QUERY_CHARS = 80  # the query echoed in the block's title, at most
 EDIT_REASONING = "Edited by the user."
 
 
@@ -121,36 +127,70 @@ def estimate_tokens(text: str) -> int:
 
 
 def context(store: Store, settings: Settings, query: str, budget_tokens: int, embedding: np.ndarray | None) -> ContextBlock:
-    """What tacit knows that bears on `query` (a profile when empty), as Markdown within the budget.
+    """What tacit knows that bears on `query`, then a short labelled profile, as Markdown within the budget.
 
-    Lines go most relevant first (for a profile: most confident, then most
-    recent); each carries its confidence and the time of its newest evidence,
-    so an assistant can weigh it. Lines that would pass the budget are left
-    out and counted.
+    Relevant lines come first, most relevant first: search hits whose
+    relevance clears `MIN_RELEVANCE` and half the best hit's (so an unrelated
+    question gets none, rather than every belief ranked). A few of the most
+    confident other beliefs follow under their own heading (all of them, most
+    confident first, when the query is empty). Each line carries its
+    confidence and the time of its newest evidence. Lines that would pass the
+    budget are left out and counted.
     """
-    query = query.strip()
+    query = " ".join(query.split())
+    block = _Block(budget_tokens)
+    profile_limit = PROFILE_POOL
     if query:
-        props = [h.proposition for h in search(store, settings, query, embedding, limit=CONTEXT_POOL)]
-        title = f"# What tacit knows about the user relevant to: {query}"
+        shown = query if len(query) <= TITLE_QUERY_CHARS else query[:TITLE_QUERY_CHARS - 1] + "…"
+        block.header(f"# What tacit knows about the user relevant to: {shown}\n(confidence 0–1; time = newest evidence)")
+        hits = search(store, settings, query, embedding, limit=CONTEXT_POOL)
+        floor = max(MIN_RELEVANCE, RELATIVE_RELEVANCE * max((h.parts.relevance for h in hits), default=0.0))
+        relevant = [h.proposition for h in hits if h.parts.relevance >= floor]
+        block.add(store, relevant, "relevant")
+        if not relevant:
+            block.header("Nothing relevant is known.")
+        block.header("## Also known about the user")
+        profile_limit = PROFILE_WITH_QUERY
     else:
-        props = sorted(store.recent(PROFILE_POOL), key=lambda p: (-p.confidence, -p.updated_at.timestamp()))
-        title = "# What tacit knows about the user"
-    header = f"{title}\n(confidence 0–1; time = newest evidence)\n"
-    used, lines, omitted = estimate_tokens(header), [], 0
-    for p, at in zip(props, _evidence_times(store, props), strict=True):
-        line = f"- {p.text} (confidence {p.confidence:.2f}; {p.source}; {format_local(at)})"
-        cost = estimate_tokens(line + "\n")
-        if used + cost > budget_tokens:
-            omitted += 1
-            continue
-        used += cost
-        lines.append(ContextLine(id=p.id or 0, text=p.text, confidence=p.confidence, source=p.source,
-                                 evidence_at=at, line=line))
-    if not lines:
-        header += "Nothing relevant is known.\n" if not omitted else ""
-    markdown = header + "".join(f"{item.line}\n" for item in lines)
-    return ContextBlock(query=query, budget_tokens=budget_tokens, tokens=estimate_tokens(markdown),
-                        markdown=markdown, items=lines, omitted=omitted)
+        block.header("# What tacit knows about the user\n(confidence 0–1; time = newest evidence)")
+    taken = {item.id for item in block.items}
+    profile = sorted(store.recent(PROFILE_POOL), key=lambda p: (-p.confidence, -p.updated_at.timestamp()))
+    block.add(store, [p for p in profile if p.id not in taken][:profile_limit], "profile")
+    return block.result(query)
+
+
+class _Block:
+    """Markdown built line by line within a token budget; a heading costs its tokens too."""
+
+    def __init__(self, budget_tokens: int):
+        self.budget, self.used, self.omitted = budget_tokens, 0, 0
+        self.parts: list[str] = []
+        self.items: list[ContextLine] = []
+
+    def _fits(self, text: str) -> bool:
+        cost = estimate_tokens(text + "\n")
+        if self.used + cost > self.budget:
+            return False
+        self.used += cost
+        self.parts.append(text)
+        return True
+
+    def header(self, text: str) -> None:
+        self._fits(text)
+
+    def add(self, store: Store, props: Sequence[Proposition], section: str) -> None:
+        for p, at in zip(props, _evidence_times(store, props), strict=True):
+            line = f"- {p.text} (confidence {p.confidence:.2f}; {p.source}; {format_local(at)})"
+            if self._fits(line):
+                self.items.append(ContextLine(id=p.id or 0, text=p.text, confidence=p.confidence, source=p.source,
+                                              evidence_at=at, line=line, section=section))
+            else:
+                self.omitted += 1
+
+    def result(self, query: str) -> ContextBlock:
+        markdown = "".join(f"{part}\n" for part in self.parts)
+        return ContextBlock(query=query, budget_tokens=self.budget, tokens=estimate_tokens(markdown),
+                            markdown=markdown, items=self.items, omitted=self.omitted)
 
 
 def _evidence_times(store: Store, props: Sequence[Proposition]) -> list[datetime]:

@@ -73,13 +73,32 @@ def test_context_fits_the_budget_and_each_line_has_confidence_and_time(client, s
     block = client.context("what does Sam work on", budget_tokens=120)
     assert block.tokens <= 120
     assert block.items and block.omitted > 0
+    assert {i.section for i in block.items} == {"relevant"}
     for item in block.items:
         assert "confidence 0.70" in item.line
         assert item.evidence_at < NOW - timedelta(hours=1)  # the evidence's capture time, not the insert time
     profile = client.context("", budget_tokens=2000)
-    assert profile.query == "" and len(profile.items) == 40
+    assert profile.query == "" and len(profile.items) == 40 and {i.section for i in profile.items} == {"profile"}
     md = client.context_markdown("what does Sam work on", budget_tokens=120)
     assert md == block.markdown
+
+
+def test_context_for_an_unrelated_question_has_no_relevant_lines_only_a_labelled_profile(client, services):
+    seed(services, "Sam runs on Tuesday mornings", "Sam prefers dark mode in every editor", "Sam lives in Lisbon",
+         "Sam is planning a trip to Osaka in March", "Sam fine-tunes LLMs with PyTorch and LoRA")
+    block = client.context("what is the capital of Peru", budget_tokens=1000)
+    assert [i for i in block.items if i.section == "relevant"] == []
+    assert "Nothing relevant is known." in block.markdown
+    assert "## Also known about the user" in block.markdown and len(block.items) == 5
+    travel = client.context("travel plans", budget_tokens=1000)
+    assert [i.text for i in travel.items if i.section == "relevant"] == ["Sam is planning a trip to Osaka in March"]
+
+
+def test_context_stays_within_a_small_budget_whatever_the_query(client, services):
+    seed(services, "Sam is planning a trip to Osaka in March")
+    block = client.context("travel " * 280, budget_tokens=50)
+    assert block.tokens <= 50
+    assert len(block.markdown.splitlines()[0]) < 140  # the echoed query is cut
 
 
 def test_statement_confirm_reject_edit_and_history(client, services):

@@ -10,7 +10,7 @@ imports nothing heavier than pydantic: the TUI's start-up waits on it.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -141,12 +141,13 @@ class ContextLine(BaseModel):
     source: str
     evidence_at: datetime = Field(description="newest supporting capture time (or last update when none)")
     line: str = Field(description="the Markdown line as it appears in the block")
+    section: Literal["relevant", "profile"] = Field(description="relevant to the query, or the general profile")
 
 
 class ContextBlock(BaseModel):
     query: str
     budget_tokens: int
-    tokens: int = Field(description="estimated tokens of `markdown` (characters / 4)")
+    tokens: int = Field(description="estimated tokens of `markdown` (characters / 4), at most budget_tokens")
     markdown: str
     items: list[ContextLine]
     omitted: int = Field(description="relevant lines left out to stay within the budget")
