@@ -50,10 +50,12 @@ Warn = Callable[[str], Any]
 PROFILE_POOL = 200  # current propositions considered for the profile block (no query)
 PROFILE_WITH_QUERY = 5  # most confident other beliefs shown after a query's relevant ones
 CONTEXT_POOL = 40  # search hits considered for a query's block
-# A hit is relevant from this relevance up, and from half the best hit's: on MiniLM, unrelated questions
-# ("capital of Peru" against a user's beliefs) peak near 0.09, matches by meaning alone start near 0.14.
-MIN_RELEVANCE = 0.1
-RELATIVE_RELEVANCE = 0.5
+# A hit is relevant from this relevance up, and from 0.3 of the best hit's. MiniLM does not separate the
+# two cleanly: an unrelated question ("how to bake bread") scores 0 against a user's beliefs, but "capital
+# of Peru" reaches 0.09 on "lives in Lisbon" while a true match by meaning alone ("which ML project" ->
+# "training a reward model") can score 0.08. So the floor only cuts the long tail; it does not judge.
+MIN_RELEVANCE = 0.05
+RELATIVE_RELEVANCE = 0.3
 TITLE_QUERY_CHARS = 80  # the query echoed in the block's title, at most
 EDIT_REASONING = "Edited by the user."
 
@@ -130,8 +132,9 @@ def context(store: Store, settings: Settings, query: str, budget_tokens: int, em
     """What tacit knows that bears on `query`, then a short labelled profile, as Markdown within the budget.
 
     Relevant lines come first, most relevant first: search hits whose
-    relevance clears `MIN_RELEVANCE` and half the best hit's (so an unrelated
-    question gets none, rather than every belief ranked). A few of the most
+    relevance clears `MIN_RELEVANCE` and a share of the best hit's (so a
+    question about nothing tacit knows gets none, rather than every belief
+    ranked). A few of the most
     confident other beliefs follow under their own heading (all of them, most
     confident first, when the query is empty). Each line carries its
     confidence and the time of its newest evidence. Lines that would pass the
