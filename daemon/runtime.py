@@ -303,18 +303,25 @@ class Daemon:
         self._add(scheduler, "decay", self._decay, every(hours=1), first=True)
         self._add(scheduler, "checkpoint", self._checkpoint, every(minutes=d.checkpoint_interval_min))
         self._add(scheduler, "backup", self._backup, CronTrigger(hour=d.maintenance_hour, minute=0))
-        self._add(scheduler, "gc", self._gc, CronTrigger(hour=d.maintenance_hour, minute=30))
+        self._add(scheduler, "gc", self._gc, CronTrigger(hour=d.maintenance_hour, minute=30), exclusive=True)
         scheduler.start()
         self._scheduler = scheduler
 
     def _add(self, scheduler: AsyncIOScheduler, name: str, fn: Callable[[], Any], trigger: Any,
-             first: bool = False) -> None:
-        """A blocking job, run in a thread; its last result or error goes into status()['jobs']."""
+             first: bool = False, exclusive: bool = False) -> None:
+        """A blocking job, run in a thread; its last result or error goes into status()['jobs'].
+
+        `exclusive`: a long write, run between the model child's segments with no pass started meanwhile.
+        """
 
         async def job() -> None:
             started = utcnow()
             try:
-                result = await asyncio.to_thread(fn)
+                if exclusive:
+                    async with self.worker.paused():
+                        result = await asyncio.to_thread(fn)
+                else:
+                    result = await asyncio.to_thread(fn)
                 self.jobs[name] = {"last_run": started.isoformat(), "ok": True, "result": result}
                 log.log(logging.INFO if name in NOTEWORTHY else logging.DEBUG, "job %s: %s", name, result)
             except Exception as exc:

@@ -27,7 +27,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from multiprocessing.connection import Connection
@@ -199,7 +199,8 @@ class ModelWorker:
         self._delay = settings.daemon.worker_backoff_s
         self._started_at = 0.0
         self._restart: asyncio.TimerHandle | None = None
-        self._pending_flush: bool | None = None  # a wake that came while the child was not ready
+        self._pending_flush: bool | None = None  # a wake that came while the child was not ready (or held)
+        self._held = 0  # `paused` blocks nesting: no new pass while > 0
         self._exited = asyncio.Event()
 
     @property
@@ -221,12 +222,31 @@ class ModelWorker:
         log.info("model child started (pid %s)", proc.pid)
 
     def wake(self, flush: bool = False) -> None:
-        """Ask for a pass over the queue; coalesced with one already asked for."""
-        if self.status.state in ("idle", "busy") and self._conn is not None:
+        """Ask for a pass over the queue; coalesced with one already asked for (and held while `paused`)."""
+        if not self._held and self.status.state in ("idle", "busy") and self._conn is not None:
             with contextlib.suppress(OSError):
                 self._conn.send(("run", flush))
                 return
         self._pending_flush = bool(self._pending_flush) or flush
+
+    @contextlib.asynccontextmanager
+    async def paused(self, wait_s: float = 900.0) -> AsyncIterator[None]:
+        """No new pass while inside; enters once the current segment is done (or after `wait_s`).
+
+        For the daemon's long writes (retention's gc): the child's commit would otherwise wait behind
+        them past the busy timeout and fail its segment's try.
+        """
+        self._held += 1
+        try:
+            deadline = time.monotonic() + wait_s
+            while self.status.state == "busy" and time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
+            yield
+        finally:
+            self._held -= 1
+            if not self._held and self._pending_flush is not None:
+                flush, self._pending_flush = self._pending_flush, None
+                self.wake(flush)
 
     def _on_readable(self) -> None:
         conn = self._conn

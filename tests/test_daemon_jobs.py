@@ -95,3 +95,39 @@ def test_an_unencrypted_store_is_announced_loudly_at_start(tmp_path):
         assert d.status()["daemon"]["encryption"]["encrypted"] is False
         line = wait_until(lambda: next((x for x in d.log_text().splitlines() if "UNENCRYPTED" in x), None), 30)
     assert "level=WARNING" in line and "SQLCIPHER IS MISSING" in line and "sqlcipher3" in line
+
+
+def test_an_exclusive_job_waits_for_the_segment_and_holds_new_passes(tmp_path):
+    """The gc runs between the model child's segments; wakes meanwhile are kept and sent after it."""
+    import asyncio
+
+    from tacitd.daemon.worker import ModelWorker
+
+    sent = []
+
+    class Pipe:
+        def send(self, message):
+            sent.append(message)
+
+    async def scenario() -> list[str]:
+        worker = ModelWorker(load_settings(tmp_path / "none.toml", data_dir=tmp_path / "data"))
+        worker._conn = Pipe()
+        worker.status.state = "busy"  # a segment in progress
+        order = []
+
+        async def gc() -> None:
+            async with worker.paused():
+                order.append("gc starts")
+                worker.wake(flush=False)  # e.g. an observation pushed during the gc: held
+                order.append(f"sent during gc: {len(sent)}")
+            order.append(f"sent after gc: {sent}")
+
+        task = asyncio.create_task(gc())
+        await asyncio.sleep(0.5)
+        order.append("segment done")
+        worker.status.state = "idle"
+        await asyncio.wait_for(task, 5)
+        return order
+
+    assert asyncio.run(scenario()) == ["segment done", "gc starts", "sent during gc: 0",
+                                       "sent after gc: [('run', False)]"]
