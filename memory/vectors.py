@@ -41,9 +41,9 @@ from .sql import filter_sql, placeholders
 from .types import SearchFilters
 
 MAX_KNN = 4096  # sqlite-vec's upper bound on k
-SAMPLE = 2048  # binary codes kept in memory to guess a KNN search's distance bound (96 KB at 384 dims)
+SAMPLE = 512  # binary codes kept in memory to guess a KNN search's distance bound (24 KB at 384 dims)
 BOUND_MARGIN = 8  # the bound aims to let this many times k rows through
-MIN_BOUNDED = 8192  # below this many indexed rows a KNN search is cheap: no bound
+MIN_BOUNDED = 16384  # below this many indexed rows a KNN search is cheap: no bound
 _POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint16)
 FLOATS = "proposition_embeddings"
 FLOATS_NEXT = "proposition_embeddings_next"
