@@ -16,7 +16,7 @@ import click
 
 from . import lifecycle, render
 from .cli_context import App, emit_json, json_option, pass_app
-from .config import Settings, load_settings
+from .config import ConfigError, Settings, load_settings
 from .timespec import format_local
 
 NOT_RUNNING = 3
@@ -139,9 +139,16 @@ def status(app: App, timeout: float, as_json: bool) -> None:
     import httpx
 
     from .api.client import ApiError, DaemonNotRunning, TacitClient
+    from .api.server import default_socket_path
 
-    state = lifecycle.pid_state(app.settings.pid_path)
-    socket_path = _socket(app)
+    try:
+        settings = app.settings
+    except ConfigError as exc:  # a daemon may be running on the config it read before the file broke
+        click.echo(f"warning: {exc}; looking for the daemon with the defaults and TACIT_* instead", err=True)
+        params = click.get_current_context().find_root().params
+        settings = load_settings(Path(os.devnull), data_dir=params.get("data_dir"))
+    state = lifecycle.pid_state(settings.pid_path)
+    socket_path = default_socket_path(settings)
     facts: dict[str, Any] | None = None
     why = ""
     if state.running:
@@ -206,6 +213,8 @@ def _print_status(facts: dict[str, Any], socket_path: Path) -> None:
     child = (f"; model child RSS {p['model_child_rss_mb']:.0f} MB, CPU {p['model_child_cpu_s']:.0f} s"
              if "model_child_rss_mb" in p else "")
     out(f"daemon: RSS {p['rss_mb']:.0f} MB, CPU {p['cpu_s']:.1f} s{child}")
+    if (config := d.get("config") or {}).get("error"):
+        out(f"config: {config['error']} (running on the previous one)")
     enc = d.get("encryption", {})
     out(enc.get("describe") or ("encrypted" if facts["encrypted"] else "NOT encrypted"))
 

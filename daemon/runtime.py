@@ -83,6 +83,7 @@ class Daemon:
         self.jobs: dict[str, dict[str, Any]] = {}
         self._scheduler: AsyncIOScheduler | None = None
         self._encryption: dict[str, Any] = {}
+        self._config: dict[str, Any] = {"loaded_at": utcnow().isoformat(), "error": None}  # the last SIGHUP's fate
 
     # -- Services ---------------------------------------------------------------------------------
 
@@ -111,6 +112,7 @@ class Daemon:
             "process": self._process_status(),
             "jobs": self._jobs_status(),
             "encryption": self._encryption,
+            "config": self._config,
         }
 
     # -- status parts -----------------------------------------------------------------------------
@@ -279,7 +281,9 @@ class Daemon:
             new = self._reload_settings()
         except Exception as exc:  # a broken file keeps the running config
             log.error("SIGHUP: config not reloaded: %s", exc)
+            self._config = {**self._config, "error": f"not reloaded at {utcnow().isoformat()}: {exc}"}
             return
+        self._config = {"loaded_at": utcnow().isoformat(), "error": None}
         old, self.settings = self.settings, new
         logging.getLogger().setLevel(new.daemon.log_level)
         if new.observers != old.observers:
@@ -298,7 +302,8 @@ class Daemon:
         d = self.settings.daemon
         scheduler = AsyncIOScheduler(event_loop=self._loop)
         every = IntervalTrigger
-        scheduler.add_job(self._tick, every(seconds=d.flush_interval_s), id="pipeline", next_run_time=utcnow())
+        scheduler.add_job(self._tick, every(seconds=d.flush_interval_s), id="pipeline", name="pipeline",
+                          next_run_time=utcnow())
         self._add(scheduler, "stats", self._stats, every(minutes=d.stats_interval_min), first=True)
         self._add(scheduler, "decay", self._decay, every(hours=1), first=True)
         self._add(scheduler, "checkpoint", self._checkpoint, every(minutes=d.checkpoint_interval_min))
@@ -324,11 +329,14 @@ class Daemon:
                     result = await asyncio.to_thread(fn)
                 self.jobs[name] = {"last_run": started.isoformat(), "ok": True, "result": result}
                 log.log(logging.INFO if name in NOTEWORTHY else logging.DEBUG, "job %s: %s", name, result)
+            except asyncio.CancelledError:
+                log.debug("job %s: interrupted by the shutdown (its thread finishes on its own)", name)
+                raise
             except Exception as exc:
                 self.jobs[name] = {"last_run": started.isoformat(), "ok": False, "error": f"{type(exc).__name__}: {exc}"}
                 log.exception("job %s failed", name)
 
-        scheduler.add_job(job, trigger, id=name, coalesce=True, max_instances=1,
+        scheduler.add_job(job, trigger, id=name, name=name, coalesce=True, max_instances=1,
                           **({"next_run_time": utcnow()} if first else {}))
 
     def _stats_soon(self) -> None:

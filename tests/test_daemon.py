@@ -67,6 +67,10 @@ def test_sighup_reloads_the_config_and_a_broken_file_keeps_the_running_one(tmp_p
         os.kill(d.pid, signal.SIGHUP)
         wait_until(lambda: "config not reloaded" in d.log_text(), 30, what="the reload error in the log")
         assert next(o for o in d.status()["daemon"]["observers"] if o["name"] == "files")["on"] is True
+        assert "not valid TOML" in d.status()["daemon"]["config"]["error"]
+        out = tacit(d, "status")  # reads the same broken file, and still finds the daemon
+        assert out.returncode == 0 and "not valid TOML" in out.stderr
+        assert "config: not reloaded at" in out.stdout and "running on the previous one" in out.stdout
 
 
 def test_scheduled_jobs_run_and_report(daemon):
