@@ -271,6 +271,23 @@ def test_a_client_that_never_finishes_its_request_is_cut_off(server, monkeypatch
     s.close()
 
 
+def test_a_second_request_on_a_kept_alive_connection_that_never_ends_is_cut_off(server):
+    from tacitd.daemon.api import server as server_mod
+
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(server_mod.HEADER_TIMEOUT_S + 5)
+    s.connect(str(server.socket_path))
+    s.sendall(b"GET /v1/status HTTP/1.1\r\nHost: x\r\n\r\n")
+    first = s.recv(65536)
+    assert first.startswith(b"HTTP/1.1 200")
+    s.sendall(b"GET /v1/status HTTP/1.1\r\nHost: x\r\n")  # the second request's headers never end
+    rest = b""
+    while chunk := s.recv(65536):  # the rest of the first answer, then the close
+        rest += chunk
+    s.close()
+    assert b"HTTP/1.1 200" not in rest  # the second request got no answer: it was cut off
+
+
 def test_the_daemon_refuses_another_uid(server):
     """A client running as `nobody` is closed before any byte is read (SO_PEERCRED)."""
     if os.getuid() != 0:

@@ -26,6 +26,7 @@ from typing import Any
 
 import anyio
 import anyio.to_thread
+import h11
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -64,17 +65,29 @@ class PeerCheckedProtocol(H11Protocol):
             transport.abort()
             return
         super().connection_made(transport)
-        self._deadline = self.loop.call_later(HEADER_TIMEOUT_S, self._too_slow)
+        self._accepted = True
+        self._deadline: asyncio.TimerHandle | None = self.loop.call_later(HEADER_TIMEOUT_S, self._too_slow)
+
+    def data_received(self, data: bytes) -> None:
+        """Each request's headers get HEADER_TIMEOUT_S from their first byte, keep-alive requests too."""
+        super().data_received(data)
+        waiting = self.conn.their_state is h11.IDLE  # a request's headers have begun but not ended
+        if waiting and self._deadline is None:
+            self._deadline = self.loop.call_later(HEADER_TIMEOUT_S, self._too_slow)
+        elif not waiting and self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
 
     def _too_slow(self) -> None:
-        if self.cycle is None and not self.transport.is_closing():
+        self._deadline = None
+        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
             self.transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        deadline = getattr(self, "_deadline", None)
-        if deadline is None:
+        if not getattr(self, "_accepted", False):
             return  # refused in connection_made: uvicorn never saw it
-        deadline.cancel()
+        if self._deadline is not None:
+            self._deadline.cancel()
         super().connection_lost(exc)
 
 
