@@ -6,6 +6,7 @@ import json
 import os
 import socket
 import stat
+import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -345,3 +346,27 @@ def test_pushes_follow_the_privacy_rules_of_reloaded_settings(client, services):
     services.settings = services.settings.model_copy(update={"observers": observers})
     second = client.push_observations([{"app": "Obsidian", "text": "journal", "captured_at": NOW.isoformat()}])
     assert (second.stored, second.excluded) == (0, 1)
+
+
+def test_forget_reads_a_time_without_offset_as_local_like_the_cli(client, services, monkeypatch):
+    monkeypatch.setenv("TZ", "America/New_York")  # the server runs in this process (EDT, UTC-4, in June)
+    time.tzset()
+    try:
+        local = datetime(2026, 6, 1, 9, 0)  # naive: 09:00 New York = 13:00 UTC
+        at = local.astimezone(UTC)
+        assert at.hour == 13
+        services.store().add_observations([
+            Observation(observer="screen", app="x", text="just before", captured_at=at - timedelta(minutes=5)),
+            Observation(observer="screen", app="x", text="just after", captured_at=at + timedelta(minutes=5))])
+        result = client.forget_scope(before=local, observations_only=True)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert result.observations == 1
+    assert [o.text for o in services.store().observations()] == ["just after"]
+
+
+def test_observations_from_the_future_are_refused(raw, services):
+    r = raw.post("/v1/observations", json={"observations": [{"text": "x", "captured_at": "2099-01-01T00:00:00Z"}]})
+    assert r.status_code == 422 and "future" in r.json()["detail"]
+    assert services.store().counts()["observations"] == 0

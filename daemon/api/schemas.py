@@ -9,7 +9,7 @@ imports nothing heavier than pydantic: the TUI's start-up waits on it.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -26,6 +26,7 @@ from tacitd.memory.types import (
     QuarantineEntry,
     Support,
     Timestamp,
+    utcnow,
 )
 
 __all__ = [
@@ -50,6 +51,21 @@ def _printable(text: str) -> str:
 
 
 Statement = Annotated[NonEmptyText, AfterValidator(_printable)]
+MAX_CLOCK_SKEW = timedelta(days=1)
+
+
+def _local_if_naive(value: datetime) -> datetime:
+    """A time without an offset is the user's local time, as `tacit forget --before` reads it."""
+    return value.astimezone(UTC)  # astimezone() reads a naive value as local time
+
+
+def _not_in_the_future(value: datetime) -> datetime:
+    if value > utcnow() + MAX_CLOCK_SKEW:
+        raise ValueError("captured_at is more than a day in the future")
+    return value
+
+
+LocalTime = Annotated[datetime, AfterValidator(_local_if_naive)]
 
 
 # -- requests ---------------------------------------------------------------------------------------------
@@ -82,7 +98,8 @@ class ObservationIn(_In):
     window_title: str | None = Field(default=None, max_length=2000)
     url: str | None = Field(default=None, max_length=4000)
     text: str = Field(default="", max_length=MAX_OBSERVATION_TEXT)
-    captured_at: Timestamp
+    captured_at: Annotated[Timestamp, AfterValidator(_not_in_the_future)] = Field(
+        description="when it was seen; without an offset, UTC (as in `tacit ingest` files)")
     duration_s: float = Field(default=0.0, ge=0, le=86400)
     meta: dict[str, Any] = Field(default_factory=dict)
 
@@ -102,8 +119,8 @@ class ForgetScopeIn(_In):
     """As `tacit forget --app/--since/--before/--observations-only`: at least one of app, since, before."""
 
     app: str | None = Field(default=None, min_length=1, max_length=200)
-    since: Timestamp | None = None
-    before: Timestamp | None = None
+    since: LocalTime | None = Field(default=None, description="without an offset: local time, as in the CLI")
+    before: LocalTime | None = Field(default=None, description="without an offset: local time, as in the CLI")
     observations_only: bool = False
 
 
