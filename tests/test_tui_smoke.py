@@ -87,15 +87,17 @@ def tacit_show(d: DaemonProc, pid: int) -> dict:
 
 def test_tacit_tui_in_a_terminal_lists_searches_opens_and_confirms(tui_pane):
     pane, d, ids = tui_pane
-    first = pane.shows("Sam prefers dark mode in every editor", "40 beliefs", "● up", "c Confirm")
+    total = d.client().recent(limit=1).total
+    first = pane.shows("Sam prefers dark mode in every editor", f"{total} beliefs", "● up", "c Confirm")
     assert first.index("Sam prefers dark mode") < first.index("Sam spends most mornings")  # by confidence
     assert "f Forget" in first and "r Reject" in first  # the keys are in the footer
 
     pane.keys("/")
     wait_until(lambda: "c Confirm" not in pane.text(), 15, 0.05, "the search box to take the keys")
     pane.keys("Lisbon")
-    narrowed = pane.shows("words matched 1/1 (lisbon)", "Sam plans a trip to Lisbon in March", "1 matches")
+    narrowed = pane.shows("words matched 1/1 (lisbon)", "Sam plans a trip to Lisbon in March", "matches for “Lisbon”")
     assert "Sam prefers dark mode" not in narrowed
+    assert narrowed.index("Sam plans a trip to Lisbon") < narrowed.index("matches for")  # the hit is listed
 
     pane.keys("Enter")  # from the search box to the hits
     pane.keys("Enter")  # open the detail

@@ -11,19 +11,22 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 from textual.app import App
 from textual.binding import Binding
 from textual.reactive import reactive
 from textual.signal import Signal
 from textual.worker import Worker, get_current_worker
 
-from tacitd.daemon.api.client import DaemonNotRunning, TacitClient
+from tacitd.daemon.api.client import ApiError, DaemonNotRunning, TacitClient
 
 from .screens.activity import ActivityScreen
-from .screens.beliefs import BeliefsScreen
+from .screens.beliefs import DEFAULT_FILTERS, FIRST_PAGE, BeliefsScreen
 from .screens.down import DaemonDownScreen
 from .screens.help import HelpScreen
 from .screens.pause import PauseScreen
@@ -63,6 +66,7 @@ class TacitApp(App[None]):
         self.socket_path = socket_path
         self.page_size = page_size
         self.client = TacitClient(socket_path)
+        self._prefetch = self.prefetch(partial(self.client.recent, FIRST_PAGE, 0, **DEFAULT_FILTERS))
         # Publishes (kind, proposition id) when one changed: an event from the daemon, or feedback given here.
         # Kinds are the events' (new, revised, confirmed, rejected, forgotten) plus "superseded".
         self.changed: Signal[tuple[str, int]] = Signal(self, "changed")
@@ -73,6 +77,23 @@ class TacitApp(App[None]):
         self.refresh_status()
         self.set_interval(STATUS_EVERY_S, self.refresh_status)
         self.watch_events()
+
+    @staticmethod
+    def prefetch(fetch: partial[Any]) -> tuple[partial[Any], Future[Any]]:
+        """Start the first listing request now, so the daemon works while Textual sets the screen up."""
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tacit-prefetch")
+        future = pool.submit(fetch)
+        pool.shutdown(wait=False)  # the thread ends when the request does
+        return fetch, future
+
+    def take_prefetched(self, fetch: partial[Any]) -> Future[Any] | None:
+        """The prefetched result if `fetch` is the same request (same function and arguments), once."""
+        if self._prefetch is None:
+            return None
+        early, future = self._prefetch
+        self._prefetch = None
+        same = (early.func, early.args, early.keywords) == (fetch.func, fetch.args, fetch.keywords)
+        return future if same else None
 
     def on_unmount(self) -> None:
         self._stopping.set()
@@ -93,8 +114,10 @@ class TacitApp(App[None]):
              group: str = "api", exclusive: bool = False, quiet: bool = False) -> Worker[None]:
         """Run `fn(*args)` (a client method) in a thread; hand its result to `then` on the UI thread.
 
-        No daemon: show the "not running" screen. A refused request (bad id,
-        gone): a notification with the daemon's message, unless `quiet`.
+        No daemon: show the "not running" screen. A refused request (a bad id,
+        one already forgotten) or a daemon too slow to answer: a notification
+        with the daemon's words, unless `quiet`. Anything else is a bug and
+        ends the app with its traceback, as Textual does.
         """
 
         def job() -> None:
@@ -103,14 +126,15 @@ class TacitApp(App[None]):
             except DaemonNotRunning:
                 self.call_from_thread(setattr, self, "daemon_up", False)
                 return
-            except Exception as exc:  # the daemon said no: show its words, keep running
+            except (ApiError, httpx.TransportError) as exc:
                 if not quiet:
-                    self.call_from_thread(self.notify, str(exc), title="tacit daemon", severity="error")
+                    self.call_from_thread(self.notify, str(exc) or type(exc).__name__, title="tacit daemon",
+                                          severity="error")
                 return
             if then is not None and not get_current_worker().is_cancelled:
                 self.call_from_thread(then, result)
 
-        return self.run_worker(job, thread=True, group=group, exclusive=exclusive, exit_on_error=False)
+        return self.run_worker(job, thread=True, group=group, exclusive=exclusive)
 
     def refresh_status(self) -> None:
         self.call(self.client.status, then=self._got_status, group="status", exclusive=True, quiet=True)

@@ -24,12 +24,12 @@ def confidence_bar(confidence: float, cells: int = BAR_CELLS) -> Text:
 
 
 def age(when: datetime, now: datetime | None = None) -> str:
-    """`45s`, `12m`, `3h`, `5d`, `7w`: how long ago, in one short unit."""
+    """`now`, `12m`, `3h`, `5d`, `7w`: how long ago, in one short unit (under a minute is `now`)."""
     seconds = max(0.0, ((now or datetime.now(UTC)) - when).total_seconds())
     for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size:
             return f"{int(seconds // size)}{unit}"
-    return f"{int(seconds)}s"
+    return "now"
 
 
 def local(when: datetime | None, seconds: bool = False) -> str:

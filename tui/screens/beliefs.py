@@ -24,6 +24,7 @@ from .detail import DetailScreen
 SEARCH_DEBOUNCE_S = 0.25
 SEARCH_LIMIT = 50
 FIRST_PAGE = 200  # more than a screen holds
+DEFAULT_FILTERS: dict[str, Any] = {"status": ("current",), "source": ()}
 STATUSES = [("current", "current"), ("rejected", "rejected"), ("superseded", "superseded"), ("all", "all")]
 ALL_STATUSES = ("current", "superseded", "rejected")
 SOURCES = [("any source", "any"), ("llm", "llm"), ("stats", "stats"), ("user", "user")]
@@ -99,10 +100,15 @@ class BeliefsScreen(BeliefActions, Screen[None]):
             self._search(self.query_text)
 
     def _fetch_page(self, offset: int, generation: int) -> None:
-        """The first page is small, so the screen fills at once; later pages are larger."""
+        """The first page is small, so the screen fills at once; later pages are larger.
+
+        The very first page was asked for while the app started (TacitApp.prefetch).
+        """
         size = FIRST_PAGE if offset == 0 else self.app.page_size
-        self.app.call(partial(self.app.client.recent, size, offset, **self.filters()),
-                      then=lambda page: self._got_page(page, generation), group="listing")
+        fetch = partial(self.app.client.recent, size, offset, **self.filters())
+        if offset == 0 and (early := self.app.take_prefetched(fetch)) is not None:
+            fetch = early.result
+        self.app.call(fetch, then=lambda page: self._got_page(page, generation), group="listing")
 
     def _got_page(self, page: Any, generation: int) -> None:
         if generation != self._generation:
