@@ -220,3 +220,27 @@ def test_the_sample_day_with_the_default_model(tmp_path, monkeypatch, minilm, qw
         for j in range(i + 1, len(learned)):
             assert cosine(vectors[i], vectors[j]) < ReviseParams().identical_at, (learned[i]["text"],
                                                                                   learned[j]["text"])
+
+
+def test_a_claim_the_user_rejected_is_not_learned_again_from_the_same_activity(store, embed, qwen):
+    """The real model proposes from a coding session; the user rejects what it learned; a week later the same
+    session comes back, the model proposes the same claims, and none is stored again."""
+    first = datetime(2026, 11, 9, 9, 0, tzinfo=UTC)
+
+    def session(start: datetime) -> list[Observation]:
+        return [Observation(observer="screen", app="code", window_title="train_lora.py — finetune", text=text,
+                            captured_at=start + timedelta(minutes=4 * i), duration_s=240)
+                for i, text in enumerate(["from peft import LoraConfig, get_peft_model",
+                                          "config = LoraConfig(r=16, lora_alpha=32, target_modules=['q_proj'])"])]
+
+    enqueue(store, session(first))
+    process(Pipeline(store, qwen, embed, user="Sam"), now=lambda: NOW)
+    learned = [p for p in store.recent(50) if p.source == "llm"]
+    assert learned, "the default model should learn something from the session"
+    for p in learned:
+        store.reject(p.id, note="not me: a colleague's laptop")
+    enqueue(store, session(first + timedelta(days=7)))
+    again = Pipeline(store, qwen, embed, user="Sam")
+    process(again, now=lambda: NOW)
+    assert [p.text for p in store.recent(50) if p.source == "llm"] == []
+    assert any(d.blocked for _, d in again.learned.decisions), again.learned.decisions

@@ -159,7 +159,7 @@ def test_example_words_that_the_session_itself_shows_are_not_a_copy():
 
 @pytest.mark.parametrize("draft", [
     "Sam uses a computer", "Sam browses the web", "Sam is a computer user who uses Firefox",
-    "Sam uses Visual Studio Code", "Sam spends time in the terminal",
+    "Sam uses Visual Studio Code", "Sam spends time in the terminal", "Sam is coding in the code editor",
 ])
 def test_generic_drafts_are_dropped(draft):
     assert reasons(propose(StandIn(draft), LORA, user_name="Sam")) == {draft: "generic"}

@@ -72,7 +72,8 @@ GENERIC_WORDS = frozenset(
     "browsers web website websites internet online app apps application applications software program "
     "programs tool tools screen screens window windows open opens opening visit visits visited spends "
     "spend spent time active activity activities various different things stuff content pages page "
-    "interested interest frequently often regularly sometimes likely probably also".split())
+    "interested interest frequently often regularly sometimes likely probably also coding code editor editors "
+    "programming typing writing writes file files folder".split())
 COMMON_APPS = EDITORS | TERMINALS | frozenset(
     "firefox chrome chromium brave edge safari opera vivaldi google slack discord teams zoom telegram "
     "whatsapp signal thunderbird outlook gmail mail spotify youtube files nautilus finder explorer "

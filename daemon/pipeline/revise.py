@@ -90,7 +90,10 @@ class Relation(BaseModel):
 class ReviseParams:
     identical_at: float = 0.9  # cosine at or above (and nothing specific differs): the same claim, no model call
     related_at: float = 0.5  # cosine below: unrelated, no model call
-    rejected_block_at: float = 0.8  # this close to a rejected claim, a "contradiction" is blocked too (see blocks)
+    # This close to a rejected claim, a "contradiction" is blocked too (see blocks): the default model called
+    # "Sam opens train_lora.py in the editor" a contradiction of the rejected "Sam writes code to finetune
+    # LoRA models in train_lora.py" (0.77); both are the activity the user said was not theirs.
+    rejected_block_at: float = 0.7
     # Two drafts of one segment this close are one claim said twice ("planning a trip to Osaka" / "looking for
     # flights to Osaka": 0.82); different aspects of one activity stay apart ("... Osaka in March" / "booking
     # a ryokan in Kyoto": 0.62; "writing a grant proposal" / "has a grant deadline on 1 December": 0.53).
