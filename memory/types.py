@@ -28,6 +28,7 @@ Source = Literal["llm", "stats", "user"]
 Status = Literal["current", "superseded", "rejected"]
 FeedbackKind = Literal["confirm", "reject"]
 
+MAX_DURATION_S = 7 * 24 * 3600.0
 MAX_OBSERVATION_TEXT = 100_000
 
 
@@ -59,7 +60,9 @@ class Observation(_Model):
     url: str | None = None
     text: str = Field(default="", max_length=MAX_OBSERVATION_TEXT, description="Already redacted.")
     captured_at: Timestamp = Field(default_factory=utcnow)
-    duration_s: float = Field(default=0.0, ge=0)
+    # Finite and at most a week (an idle stretch over a holiday): 1e400 parsed as infinity once wedged the
+    # whole queue, because segmenting adds it to captured_at.
+    duration_s: float = Field(default=0.0, ge=0, le=MAX_DURATION_S, allow_inf_nan=False)
     meta: dict[str, Any] = Field(default_factory=dict)
 
 

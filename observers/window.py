@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from tacitd.memory.types import Observation, utcnow
+from tacitd.memory.types import MAX_DURATION_S, Observation, utcnow
 
 from .base import Observer, Sink
 from .platform import Desktop
@@ -55,8 +55,9 @@ class WindowObserver(Observer):
 
     @staticmethod
     def _observation(w: WindowInfo, since: datetime, duration_s: float) -> Observation:
+        # A window left focused over a week (a machine asleep) counts as a week, the most one observation holds.
         return Observation(observer="window", app=w.app, window_title=w.title, url=w.url, captured_at=since,
-                           duration_s=duration_s)
+                           duration_s=min(duration_s, MAX_DURATION_S))
 
 
 class InputObserver(Observer):

@@ -74,6 +74,8 @@ def test_ingest_filters_stores_and_queues(tacit, tmp_path):
     (json.dumps({**workday()[0], "captured_at": "yesterday"}), "line 3: captured_at:"),
     (json.dumps({**workday()[0], "observer": "Screen Reader"}), "line 3: observer:"),
     (json.dumps({**workday()[0], "duration_s": -5}), "line 3: duration_s:"),
+    (json.dumps({**workday()[0], "duration_s": 12345.678}).replace("12345.678", "1e400"), "line 3: duration_s:"),
+    (json.dumps({**workday()[0], "duration_s": 1e9}), "line 3: duration_s:"),
     (json.dumps({**workday()[0], "colour": "red"}), "line 3: colour:"),
 ])
 def test_a_bad_line_is_named_and_nothing_is_ingested(tacit, tmp_path, bad, message):
