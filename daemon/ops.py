@@ -1,5 +1,13 @@
 """The operations that the CLI and the API's routes both call, so there is one way to do each thing.
 
+The CLI does not go through the daemon: it opens the store itself and
+calls these, whether or not a daemon runs. One code path works in both
+cases (a CLI that needed the daemon up would need a second one for when it
+is not); SQLite (WAL, BEGIN IMMEDIATE) keeps the two processes' writes
+apart; and the events table's triggers (memory/events.py) put the CLI's
+changes into the daemon's /v1/events as they commit. The cost: a CLI
+search loads the embedder itself (~0.3 s) instead of using the daemon's.
+
 Each takes the store (and settings or an embed function where it needs
 them) and returns a model from `daemon/api/schemas.py`: the CLI prints it
 or dumps it as JSON, a route returns it. Errors are the store's

@@ -219,6 +219,8 @@ def test_activity_counts_minutes_per_app_per_local_hour(client, services):
     ("GET", "/v1/search?q=x&limit=0", None, 422, "limit"),
     ("GET", "/v1/search?q=x&since=yesterdayish", None, 400, "since"),
     ("GET", "/v1/search", None, 422, "q"),
+    ("GET", "/v1/search?q=x&min_confidnce=0.9", None, 422, "min_confidnce"),
+    ("GET", "/v1/status?verbose=1", None, 422, "unknown parameter"),
     ("GET", "/v1/propositions/abc", None, 422, "proposition_id"),
     ("GET", "/v1/propositions/999", None, 404, "no proposition"),
     ("POST", "/v1/propositions/999/confirm", {}, 404, "no proposition"),

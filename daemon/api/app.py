@@ -22,7 +22,7 @@ from typing import Annotated, Any, Literal, Protocol
 
 import anyio
 import numpy as np
-from fastapi import FastAPI, Header, Path, Query, Request
+from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel
@@ -120,10 +120,23 @@ def _when(value: str | None, name: str) -> datetime | None:
         raise ops.OpError(f"{name}: {exc}") from None
 
 
+def _known_query(request: Request) -> None:
+    """A misspelt query parameter (`min_confidnce`) is a 422, as an unknown body field is, not ignored."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    known = {p.alias for p in dependant.query_params}
+    if unknown := sorted(set(request.query_params) - known):
+        raise RequestValidationError([{"loc": ("query", unknown[0]), "msg": f"unknown parameter; known: "
+                                       f"{', '.join(sorted(known)) or 'none'}", "type": "extra_forbidden"}])
+
+
 def create_app(services: Services) -> FastAPI:
     """The FastAPI app for `services` (one per daemon); OpenAPI at /openapi.json."""
     app = FastAPI(title="tacit", version=API_VERSION, docs_url=None, redoc_url=None,
-                  description="tacit's local memory API, served on a Unix socket.")
+                  description="tacit's local memory API, served on a Unix socket.",
+                  dependencies=[Depends(_known_query)])
     app.add_middleware(BodyLimit, limit=MAX_BODY)
     _install_errors(app)
     _reading_routes(app, services)
