@@ -55,3 +55,40 @@ def _first(events):
     for event in events:
         return [event]
     return []
+
+
+def test_fifty_clients_query_while_the_pipeline_runs_without_an_error(tmp_path):
+    """The model child writes while 50 clients search and ask for context: every answer is a 200."""
+    at = datetime.now(UTC) - timedelta(hours=1)
+    pages = [{"text": f"headline {i}: markets rally", "app": "firefox", "window_title": f"Markets {i % 5} - BBC News",
+              "url": "https://www.bbc.co.uk/news/business", "captured_at": (at + timedelta(seconds=20 * i)).isoformat()}
+             for i in range(40)]
+    with running_daemon(tmp_path) as d, TacitClient(d.socket) as client:
+        for i in range(20):
+            client.remember(f"Sam follows the markets, note {i}")
+        client.push_observations(pages)
+        wait_until(lambda: worker_busy_or_done(client), 120, 0.1, "the pipeline to start")
+        errors: list[str] = []
+
+        def one(n: int) -> None:
+            with TacitClient(d.socket, timeout=300) as c:
+                try:
+                    assert c.search("markets", limit=5).results
+                    assert c.context("what does Sam follow", budget_tokens=200).items
+                    c.status()
+                except Exception as exc:  # noqa: BLE001 - collected and reported below
+                    errors.append(f"{type(exc).__name__}: {exc}")
+
+        threads = [threading.Thread(target=one, args=(n,)) for n in range(50)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(300)
+        queue = client.status().queue
+    assert errors == []
+    assert queue["processed"] + queue["segmented"] + queue["quarantined"] > 0  # the pipeline took the pages in
+
+
+def worker_busy_or_done(client: TacitClient) -> bool:
+    status = client.status()
+    return status.daemon.get("worker", {}).get("state") == "busy" or status.queue["pending"] == 0
