@@ -12,7 +12,7 @@ import contextlib
 import io
 import sys
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from datetime import time as dt_time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -24,6 +24,7 @@ from daemon_proc import DaemonProc, running_daemon, wait_until
 from textual.widgets import Static
 
 from tacitd.daemon.api.client import ApiError
+from tacitd.daemon.api.schemas import StatusOut
 from tacitd.memory.store import Store
 from tacitd.memory.types import Observation
 from tacitd.tui.app import TacitApp
@@ -34,8 +35,9 @@ from tacitd.tui.screens.down import DaemonDownScreen
 from tacitd.tui.screens.pause import PauseScreen
 from tacitd.tui.screens.text_prompt import TextPromptScreen
 from tacitd.tui.widgets.belief_table import BeliefTable
-from tacitd.tui.widgets.detail_pane import DetailPane
-from tacitd.tui.widgets.status_bar import StatusBar
+from tacitd.tui.format import local
+from tacitd.tui.widgets.detail_pane import DetailPane, evidence_text
+from tacitd.tui.widgets.status_bar import StatusBar, status_text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench" / "data"))
 import beliefs  # noqa: E402  (bench/data/beliefs.py: the seeded propositions)
@@ -425,3 +427,68 @@ def test_quarantine_shows_raw_output_and_retries_and_drops(with_activity):
     run(TacitApp(with_activity.socket), scenario)
     entries = {e.key: e for e in client.quarantine_list()}
     assert list(entries) == ["0123456789abcdef"] and entries["0123456789abcdef"].next_try_at is not None
+
+
+# -- text from captured data is shown as text, never as markup ------------------------------------------------
+
+
+def test_markup_in_a_belief_is_shown_literally_through_confirm_reject_and_forget_from_the_detail(daemon_with):
+    d, _ = daemon_with
+    client = d.client()
+    odd = client.remember("Sam types [/red] and [bold]tags[/bold] zzq")
+
+    async def scenario(pilot) -> None:
+        await until(pilot, lambda: isinstance(pilot.app.screen, BeliefsScreen)
+                    and odd.id in pilot.app.screen.beliefs.beliefs, "the odd belief")
+        await select_row(pilot, odd.id)
+        await pilot.press("c")  # the toast names the belief
+        await until(pilot, lambda: any("[/red]" in str(n.message) for n in pilot.app._notifications),
+                    "the confirm toast, with the text as typed")
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(pilot.app.screen, DetailScreen) and pilot.app.screen.proposition,
+                    "the detail")
+        assert "[bold]tags[/bold]" in plain(pilot.app.screen.query_one("#detail-claim", Static))
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(pilot.app.screen, TextPromptScreen), "the reject prompt")
+        await pilot.press("escape")
+        await pilot.press("f")
+        await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen), "the forget dialog")
+        await pilot.click("#yes")  # our forget and the daemon's event both arrive: the detail closes once
+        await until(pilot, lambda: isinstance(pilot.app.screen, BeliefsScreen)
+                    and odd.id not in pilot.app.screen.beliefs.beliefs, "back on the list, the belief gone")
+        await pilot.pause(0.5)
+        assert isinstance(pilot.app.screen, BeliefsScreen)  # and the list stays
+
+    run(TacitApp(d.socket), scenario)
+    with pytest.raises(ApiError, match="404"):
+        client.get(odd.id)
+
+
+def test_times_are_shown_in_local_time_with_the_offset(monkeypatch):
+    monkeypatch.setenv("TZ", "Asia/Kolkata")
+    time.tzset()
+    try:
+        when = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
+        assert local(when) == "2026-11-20 15:00 +0530"
+        text = evidence_text([Observation(observer="screen", app="code", window_title="a [b] c", text="x",
+                                          captured_at=when)])
+        assert text.plain.startswith("2026-11-20 15:00 +0530  code  a [b] c")
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+
+
+def test_the_status_bar_reads_the_daemons_status():
+    status = StatusOut(
+        daemon={"observers": [{"name": "screen", "on": True, "reason": "running"},
+                              {"name": "files", "on": False, "reason": "off"}],
+                "worker": {"state": "idle", "model": "qwen2.5-coder-1.5b", "tok_s": 8.25,
+                           "last_batch": {"finished_at": "2026-11-20T09:30:00+00:00"}}},
+        paused=True, paused_until=datetime(2026, 11, 20, 11, 0, tzinfo=UTC),
+        queue={"pending": 7, "segmented": 2, "processed": 40, "quarantined": 1},
+        propositions=12, quarantined=1, encrypted=True, last_event_id=3)
+    line = status_text(status).plain
+    assert "● up" in line and "⏸ paused until" in line and "observers screen ·" in line
+    assert "queue 9" in line and "qwen2.5-coder-1.5b 8.2 tok/s" in line and "1 quarantined" in line
+    assert "last batch Nov 20 " in line  # another day: date and local time
+    assert status_text(None).plain.startswith("● daemon down")

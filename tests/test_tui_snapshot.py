@@ -71,8 +71,8 @@ def test_forget_asks_first(served, snap_compare):
     assert snap_compare(TacitApp(served.socket), terminal_size=SIZE, run_before=ready)
 
 
-def test_daemon_down(tmp_path: Path, snap_compare):
+def test_daemon_down(snap_compare):
     async def ready(pilot) -> None:
         await settle(pilot, lambda: isinstance(pilot.app.screen, DaemonDownScreen), "the daemon-down screen")
 
-    assert snap_compare(TacitApp(tmp_path / "none.sock"), terminal_size=SIZE, run_before=ready)
+    assert snap_compare(TacitApp(Path("/nonexistent/tacit.sock")), terminal_size=SIZE, run_before=ready)

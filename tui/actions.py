@@ -75,15 +75,15 @@ class BeliefActions:
             self.app.notify("Copied to the clipboard")
 
     def _done(self, kind: str, p: Any) -> None:
-        self.app.notify(f"{kind.capitalize()}: {short(p.text)}")
+        self.app.notify(f"{kind.capitalize()}: {short(p.text)}", markup=False)
         self.app.changed.publish((kind, p.id))
 
     def _forgotten(self, p: Proposition) -> None:
-        self.app.notify(f"Forgotten: {short(p.text)}")
+        self.app.notify(f"Forgotten: {short(p.text)}", markup=False)
         self.app.changed.publish(("forgotten", p.id))
 
     def _edited(self, old: Proposition, new: Any) -> None:
-        self.app.notify(f"Saved as version {new.version}: {short(new.text)}")
+        self.app.notify(f"Saved as version {new.version}: {short(new.text)}", markup=False)
         self.app.changed.publish(("superseded", old.id))
         self.app.changed.publish(("revised", new.id))
 

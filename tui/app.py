@@ -71,6 +71,7 @@ class TacitApp(App[None]):
         # Kinds are the events' (new, revised, confirmed, rejected, forgotten) plus "superseded".
         self.changed: Signal[tuple[str, int]] = Signal(self, "changed")
         self._stopping = threading.Event()
+        self._last_event_id: int | None = None
 
     def on_mount(self) -> None:
         self.set_terminal_title(TITLE)
@@ -96,6 +97,7 @@ class TacitApp(App[None]):
         return future if same else None
 
     def on_unmount(self) -> None:
+        self.restore_terminal_title()
         self._stopping.set()
         self.client.close()
 
@@ -104,9 +106,15 @@ class TacitApp(App[None]):
 
         The window observer reads that title, and `^tacit\\b` is one of the
         default excluded title patterns, so tacit never records its own UI.
+        The terminal's own title is saved first (XTWINOPS 22) and restored on
+        quit (23), so the window is observed as usual afterwards.
         """
         if self._driver is not None:
-            self._driver.write(f"\x1b]2;{title}\x07")
+            self._driver.write(f"\x1b[22;0t\x1b]2;{title}\x07")
+
+    def restore_terminal_title(self) -> None:
+        if self._driver is not None:
+            self._driver.write("\x1b[23;0t")
 
     # -- talking to the daemon -----------------------------------------------------
 
@@ -128,8 +136,8 @@ class TacitApp(App[None]):
                 return
             except (ApiError, httpx.TransportError) as exc:
                 if not quiet:
-                    self.call_from_thread(self.notify, str(exc) or type(exc).__name__, title="tacit daemon",
-                                          severity="error")
+                    self.call_from_thread(partial(self.notify, str(exc) or type(exc).__name__, title="tacit daemon",
+                                                  severity="error", markup=False))
                 return
             if then is not None and not get_current_worker().is_cancelled:
                 self.call_from_thread(then, result)
@@ -147,10 +155,11 @@ class TacitApp(App[None]):
         if not up:
             self.status = None
             if not isinstance(self.screen, DaemonDownScreen):
-                self.push_screen(DaemonDownScreen())
+                self.push_screen(DaemonDownScreen(self.client.socket_path))
         elif isinstance(self.screen, DaemonDownScreen):
             self.pop_screen()
             self.action_refresh()
+        # with a dialog over the down screen, the down screen leaves when it is on top again (on_screen_resume)
 
     def watch_events(self) -> None:
         """Tail /v1/events in a daemon thread for as long as the app runs.
@@ -162,10 +171,12 @@ class TacitApp(App[None]):
         threading.Thread(target=self._tail_events, name="tacit-events", daemon=True).start()
 
     def _tail_events(self) -> None:
+        """After a reconnect the stream resumes after the last event seen, so no change is missed."""
         while not self._stopping.is_set():
             try:
                 with TacitClient(self.socket_path) as client:
-                    for event in client.events():
+                    for event in client.events(after=self._last_event_id):
+                        self._last_event_id = event.id
                         if self._stopping.is_set():
                             return
                         self.call_from_thread(self._on_event, event)

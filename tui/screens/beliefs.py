@@ -24,6 +24,7 @@ from .detail import DetailScreen
 SEARCH_DEBOUNCE_S = 0.25
 SEARCH_LIMIT = 50
 FIRST_PAGE = 200  # more than a screen holds
+AGE_TICK_S = 60.0
 DEFAULT_FILTERS: dict[str, Any] = {"status": ("current",), "source": ()}
 STATUSES = [("current", "current"), ("rejected", "rejected"), ("superseded", "superseded"), ("all", "all")]
 ALL_STATUSES = ("current", "superseded", "rejected")
@@ -69,6 +70,7 @@ class BeliefsScreen(BeliefActions, Screen[None]):
         self.hits.display = False
         self.beliefs.focus()
         self.reload()
+        self.set_interval(AGE_TICK_S, lambda: self.table.tick())
 
     @property
     def table(self) -> BeliefTable:

@@ -25,6 +25,7 @@ class DetailScreen(BeliefActions, Screen[None]):
         super().__init__()
         self.proposition_id = proposition_id
         self.proposition: Proposition | None = None
+        self.gone = False  # forgotten (here or elsewhere)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -46,19 +47,28 @@ class DetailScreen(BeliefActions, Screen[None]):
                                         detail.support)
 
     def selected(self) -> Proposition | None:
-        return self.proposition
+        return None if self.gone else self.proposition
 
     def action_back(self) -> None:
         self.dismiss()
 
     def _on_changed(self, change: tuple[str, int]) -> None:
         kind, pid = change
-        if pid != self.proposition_id:
+        if pid != self.proposition_id or self.gone:
             return
         if kind == "forgotten":
-            self.dismiss()
+            self.gone = True  # our own forget and the daemon's event both arrive: leave once
+            self._leave_if_on_top()
         else:
             self.reload()
+
+    def on_screen_resume(self) -> None:
+        self._leave_if_on_top()
+
+    def _leave_if_on_top(self) -> None:
+        """A forgotten belief's detail closes; with a dialog over it, once the dialog is gone."""
+        if self.gone and self.is_current:
+            self.dismiss()
 
     def _edited(self, old: Proposition, new: Any) -> None:
         self.proposition_id = new.id

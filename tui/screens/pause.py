@@ -11,7 +11,7 @@ from textual.widgets.option_list import Option
 
 # (label, seconds); None = until `resume`.
 DURATIONS: list[tuple[str, int | None]] = [
-    ("15 minutes", 15 * 60), ("1 hour", 3600), ("4 hours", 4 * 3600), ("until tomorrow (12 hours)", 12 * 3600),
+    ("15 minutes", 15 * 60), ("1 hour", 3600), ("4 hours", 4 * 3600), ("12 hours", 12 * 3600),
     ("until I resume", None),
 ]
 

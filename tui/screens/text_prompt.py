@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -17,12 +18,13 @@ class TextPromptScreen(ModalScreen[str | None]):
     def __init__(self, question: str, value: str = "", placeholder: str = "", ok: str = "OK",
                  allow_empty: bool = True) -> None:
         super().__init__()
-        self.question, self.value, self.placeholder, self.ok = question, value, placeholder, ok
+        self.question, self.placeholder, self.ok = question, placeholder, ok
+        self.value = " ".join(value.split())  # the Input holds one line
         self.allow_empty = allow_empty
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self.question, classes="dialog-question")
+            yield Label(Text(self.question), classes="dialog-question")  # belief text is data, not markup
             yield Input(self.value, placeholder=self.placeholder, id="prompt-input")
             with Horizontal(classes="dialog-buttons"):
                 yield Button(self.ok, variant="primary", id="ok")

@@ -68,7 +68,7 @@ def _today(by_hour: dict[str, list[float]]) -> Table | Text:
     top = max(max(v) for v in by_hour.values())
     ranked = sorted(by_hour.items(), key=lambda kv: -sum(kv[1]))[:TOP_APPS]
     for app, hours in ranked:
-        table.add_row(app, Text(sparkline(hours, top), style="cyan"), duration(sum(hours)))
+        table.add_row(Text(app), Text(sparkline(hours, top), style="cyan"), duration(sum(hours)))
     return table
 
 
@@ -81,9 +81,9 @@ def _week(by_day: dict[str, dict[date, float]], days: list[date]) -> Table:
     table.add_column("", no_wrap=True)
     totals = {app: sum(v.values()) for app, v in by_day.items()}
     most = max(totals.values(), default=0) or 1
+    top = max(max(v.values()) for v in by_day.values()) or 1  # one scale for every app, so rows compare
     for app, per_day in sorted(by_day.items(), key=lambda kv: -totals[kv[0]])[:TOP_APPS]:
-        top = max(per_day.values()) or 1
         cells = " ".join(SPARKS[max(1, round(v / top * 8))] * 2 if v > 0 else "  " for v in per_day.values())
         bar = "█" * max(1, round(totals[app] / most * DAY_BAR))
-        table.add_row(app, Text(cells, style="cyan"), duration(totals[app]), Text(bar, style="green"))
+        table.add_row(Text(app), Text(cells, style="cyan"), duration(totals[app]), Text(bar, style="green"))
     return table

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from rich.text import Text
 from textual import events
+from textual.timer import Timer
 from textual.widgets import DataTable
 
 from tacitd.memory.types import Proposition, Support
@@ -81,11 +82,12 @@ class WhyCell(Cell):
 FIXED = {"confidence": 14, "source": 6, "age": 5, "support": 8}
 WHY_WIDTH = 44
 MIN_TEXT = 20
+RESORT_AFTER_S = 0.3
 
 
 def _cells(b: Belief, with_why: bool) -> list[Cell]:
     p = b.proposition
-    cells = [ConfidenceCell(p.confidence), Cell(p.text), Cell(p.source), AgeCell(p.updated_at), SupportCell(b.support)]
+    cells = [ConfidenceCell(p.confidence), Cell(" ".join(p.text.split())), Cell(p.source), AgeCell(p.updated_at), SupportCell(b.support)]
     if with_why:
         cells.append(WhyCell(b.why))
     return cells
@@ -100,6 +102,7 @@ class BeliefTable(DataTable):
         self.beliefs: dict[int, Belief] = {}
         self.with_why = with_why
         self.sort_key: SortKey = "confidence"
+        self._resort_timer: Timer | None = None
 
     def on_mount(self) -> None:
         self.add_column("confidence", key="confidence", width=FIXED["confidence"])
@@ -118,7 +121,9 @@ class BeliefTable(DataTable):
         cursor_id = self.current_id
         self.clear()
         self.beliefs = {}
-        self.extend(beliefs, resort=not keep_order)
+        self.extend(beliefs, resort=False)
+        if not keep_order:
+            self.resort(keep_cursor=False)
         if cursor_id is not None and cursor_id in self.beliefs:
             self.move_cursor(row=self.get_row_index(str(cursor_id)), animate=False)
 
@@ -137,24 +142,42 @@ class BeliefTable(DataTable):
             self.resort()
 
     def upsert(self, belief: Belief) -> None:
-        """Show a changed proposition in place (an event from the daemon, or feedback given here)."""
+        """Show a changed proposition in place (an event from the daemon, or feedback given here).
+
+        A new row is sorted in shortly after, once for a burst of events (a
+        pipeline batch), not once per row.
+        """
         key = str(belief.id)
         if belief.id in self.beliefs:
             self.beliefs[belief.id] = belief
             for column, cell in zip(self.columns, _cells(belief, self.with_why), strict=False):
                 self.update_cell(key, column, cell)
         else:
-            self.extend([belief], resort=not self.with_why)
+            self.extend([belief], resort=False)
+        if not self.with_why and self._resort_timer is None:
+            self._resort_timer = self.set_timer(RESORT_AFTER_S, self._resort_later)
+
+    def _resort_later(self) -> None:
+        self._resort_timer = None
+        self.resort()
 
     def drop(self, proposition_id: int) -> None:
         """Remove a row (forgotten, or no longer matching the filters)."""
         if self.beliefs.pop(proposition_id, None) is not None:
             self.remove_row(str(proposition_id))
 
-    def resort(self, key: SortKey | None = None) -> None:
-        """Order by confidence, recency or support, highest first."""
+    def resort(self, key: SortKey | None = None, keep_cursor: bool = True) -> None:
+        """Order by confidence, recency or support, highest first; the cursor stays on its belief."""
+        cursor_id = self.current_id if keep_cursor else None
         self.sort_key = key or self.sort_key
         self.sort(self.sort_key, key=lambda cell: cell.value, reverse=True)
+        if cursor_id is not None:
+            self.move_cursor(row=self.get_row_index(str(cursor_id)), animate=False, scroll=False)
+
+    def tick(self) -> None:
+        """Redraw the rows in view so their ages stay current (DataTable caches what it drew)."""
+        self._clear_caches()
+        self.refresh()
 
     @property
     def current_id(self) -> int | None:
