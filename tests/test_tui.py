@@ -25,6 +25,8 @@ from textual.widgets import Static
 
 from tacitd.daemon.api.client import ApiError
 from tacitd.daemon.api.schemas import StatusOut
+from tacitd.daemon.backends import build_embedder
+from tacitd.daemon.config import load_settings
 from tacitd.memory.store import Store
 from tacitd.memory.types import Observation
 from tacitd.tui.app import TacitApp
@@ -52,7 +54,7 @@ def seeded_daemon(tmp: Path, n: int = N, more: Callable[[Store], None] | None = 
     """A daemon (pipeline off) on a store seeded with `n` beliefs (and `more(store)`) before it started."""
     (tmp / "data").mkdir()
     store = Store(tmp / "data" / "tacit.db")
-    ids = beliefs.seed(store, n)
+    ids = beliefs.seed(store, n, embedder=build_embedder(load_settings(tmp / "none.toml", data_dir=tmp).models))
     if more is not None:
         more(store)
     store.close()
@@ -192,6 +194,19 @@ def test_search_narrows_as_you_type_and_says_why_each_hit_matched(seeded):
         await pilot.press("escape")  # clears the search: the whole listing is back
         await until(pilot, lambda: table(pilot) is listing and listing.region.height > 0, "the full listing again")
         assert listing.row_count == pilot.app.screen.total
+
+    run(TacitApp(d.socket), scenario)
+
+
+def test_search_finds_a_belief_by_meaning_too(seeded):
+    d, ids = seeded
+    lisbon = fact_id(ids, "Sam plans a trip to Lisbon")
+
+    async def scenario(pilot) -> None:
+        await loaded(pilot)
+        await pilot.press("slash", *"holiday travel to Portugal")
+        await until(pilot, lambda: table(pilot).with_why and lisbon in table(pilot).beliefs, "the Lisbon trip")
+        assert "similar meaning" in " ".join(table(pilot).beliefs[lisbon].why)
 
     run(TacitApp(d.socket), scenario)
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from tacitd.memory.store import Store
 from tacitd.memory.types import Observation, Proposition
+from tacitd.models.embed import Embedder
 
 # (text, source, confidence, app, window title, screen text)
 FACTS = [
@@ -37,8 +38,11 @@ _APPS = [("code", "main.rs — Visual Studio Code"), ("firefox", "Search results
          ("slack", "#general — Slack"), ("terminal", "sam@laptop: ~/src"), ("evince", "notes.pdf — Document Viewer")]
 
 
-def seed(store: Store, n: int, now: datetime | None = None) -> list[int]:
-    """Add `n` current propositions (the FACTS first) with evidence; returns their ids in order."""
+def seed(store: Store, n: int, now: datetime | None = None, embedder: Embedder | None = None) -> list[int]:
+    """Add `n` current propositions (the FACTS first) with evidence; returns their ids in order.
+
+    With `embedder` (the one the daemon will use) each gets its vector, so search finds them by meaning too.
+    """
     now = now or datetime.now(UTC)
     rng = random.Random(n)
     observations = store.add_observations(
@@ -65,4 +69,8 @@ def seed(store: Store, n: int, now: datetime | None = None) -> list[int]:
                         valid_from=updated - timedelta(days=1), created_at=updated, updated_at=updated,
                         half_life_days=30.0 if source == "llm" else 180.0)
         items.append((p, [e for e in evidence if e is not None], None))
+    if embedder is not None:
+        store.ensure_vector_index(embedder.name, embedder.dim)
+        vectors = [v for i in range(0, n, 256) for v in embedder.embed([p.text for p, _, _ in items[i:i + 256]])]
+        items = [(p, ev, v) for (p, ev, _), v in zip(items, vectors, strict=True)]
     return store.add_propositions(items)

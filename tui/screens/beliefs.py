@@ -130,7 +130,8 @@ class BeliefsScreen(BeliefActions, Screen[None]):
 
     def _summarise(self) -> None:
         if self.query_text:
-            text = f"{self.hits.row_count} matches for “{self.query_text}” (best first; why each matched on the right)"
+            n = self.hits.row_count
+            text = f"{n} {'match' if n == 1 else 'matches'} for “{self.query_text}” (best first; why each matched on the right)"
         else:
             loading = f" (loading {len(self.listing):,}/{self.total:,})" if len(self.listing) < self.total else ""
             text = f"{self.total:,} beliefs{loading} · sorted by {self.beliefs.sort_key}"
@@ -177,9 +178,11 @@ class BeliefsScreen(BeliefActions, Screen[None]):
     def _got_hits(self, query: str, out: Any) -> None:
         if query != self.query_text:
             return
+        # The daemon ranks every candidate; one that matched neither words, meaning nor time (relevance 0)
+        # ranks only by confidence and recency, which is not a match: leave it out, so a query narrows.
         self.hits.show([Belief(h.proposition, self.listing[h.proposition.id].support
                                if h.proposition.id in self.listing else None, tuple(h.why))
-                        for h in out.results], keep_order=True)
+                        for h in out.results if h.parts.relevance > 0], keep_order=True)
         self._show_hits(True)
         self._summarise()
 

@@ -87,7 +87,11 @@ RESORT_AFTER_S = 0.3
 
 def _cells(b: Belief, with_why: bool) -> list[Cell]:
     p = b.proposition
-    cells = [ConfidenceCell(p.confidence), Cell(" ".join(p.text.split())), Cell(p.source), AgeCell(p.updated_at), SupportCell(b.support)]
+    support = b.support
+    if support is not None and p.status == "rejected":  # a later reject outweighs an earlier confirm
+        support = support.model_copy(update={"confirmed": False})
+    cells = [ConfidenceCell(p.confidence), Cell(" ".join(p.text.split())), Cell(p.source), AgeCell(p.updated_at),
+             SupportCell(support)]
     if with_why:
         cells.append(WhyCell(b.why))
     return cells
