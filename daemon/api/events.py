@@ -2,7 +2,8 @@
 
 Every process's changes land in that table through SQL triggers, so the
 stream carries what the CLI did as well as what the daemon did. Each
-stream polls it every `POLL_S` on a worker thread; an event's SSE id is
+stream polls it on a worker thread, every `POLL_S` after an event and
+backing off to `IDLE_POLL_S` while nothing happens; an event's SSE id is
 its row id, so a client that reconnects with Last-Event-ID misses nothing
 that is still in the table.
 """
@@ -16,7 +17,8 @@ from starlette.requests import Request
 
 from tacitd.memory.store import Store
 
-POLL_S = 0.25
+POLL_S = 0.25  # right after an event
+IDLE_POLL_S = 2.0  # the wait doubles up to this while nothing happens: idle streams cost little CPU
 MAX_ID = 2**63 - 1
 
 
@@ -35,11 +37,20 @@ def stopping(request: Request) -> bool:
 
 async def tail(store: Callable[[], Store], after: int, request: Request) -> AsyncIterator[dict[str, str]]:
     """Events after `after`, as SSE messages, until the client goes away or the server stops."""
-    last = after
+    last, wait = after, POLL_S
     while not stopping(request) and not await request.is_disconnected():
         batch = await anyio.to_thread.run_sync(lambda: store().events.after(last))
         for event in batch:
             last = event.id
             yield {"id": str(event.id), "event": event.kind, "data": event.model_dump_json()}
+        wait = POLL_S if batch else min(wait * 2, IDLE_POLL_S)
         if not batch:
-            await anyio.sleep(POLL_S)
+            await _sleep_unless_stopping(request, wait)
+
+
+async def _sleep_unless_stopping(request: Request, seconds: float) -> None:
+    """Sleep in POLL_S steps (no query, no thread), so a stopping server never waits a whole idle wait."""
+    slept = 0.0
+    while slept < seconds and not stopping(request):
+        await anyio.sleep(POLL_S)
+        slept += POLL_S
