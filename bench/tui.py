@@ -3,7 +3,8 @@
     python bench/tui.py --json [--n 10000] [--runs 3]
 
 A real daemon (pipeline off) serves a temp store seeded with `n`
-propositions with evidence (bench/data/beliefs.py). Two measures of startup
+propositions with evidence and vectors from the daemon's embedder
+(bench/data/beliefs.py), so search takes its real hybrid path. Two measures of startup
 to first paint, goal < 1 s:
 
 - `process_first_paint_s`: `tacit tui` started in a tmux pane (a new Python
@@ -44,14 +45,17 @@ sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "bench" / "data")]
 import beliefs  # noqa: E402
 from daemon_proc import DaemonProc, running_daemon  # noqa: E402
 
+from tacitd.daemon.backends import build_embedder  # noqa: E402
+from tacitd.daemon.config import load_settings  # noqa: E402
 from tacitd.memory.store import Store  # noqa: E402
 
 
-def seed(tmp: Path, n: int) -> str:
-    """Seed the store; returns the text of the belief the list shows first (highest confidence)."""
+def seed(tmp: Path, n: int, embed: bool) -> str:
+    """Seed the store (with the daemon's embedder's vectors unless not `embed`); returns the top belief's text."""
     (tmp / "data").mkdir()
     store = Store(tmp / "data" / "tacit.db")
-    beliefs.seed(store, n)
+    embedder = build_embedder(load_settings(tmp / "none.toml", data_dir=tmp).models) if embed else None
+    beliefs.seed(store, n, embedder=embedder)
     top = max(store.all_propositions(), key=lambda p: (p.confidence, p.id or 0))
     store.close()
     return top.text
@@ -126,15 +130,16 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--no-embed", action="store_true", help="seed without vectors (search is full-text only)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="tacit-bench-tui-") as tmp:
-        top_text = seed(Path(tmp), args.n)
+        top_text = seed(Path(tmp), args.n, not args.no_embed)
         with running_daemon(Path(tmp), model=None) as d:
             process = [process_first_paint(d, top_text) for _ in range(args.runs)]
             imports = [import_time() for _ in range(args.runs)]
             runs = [asyncio.run(inprocess(d, args.n)) for _ in range(args.runs)]
     result = {
-        "n": args.n, "runs": args.runs, "goal_first_paint_s": 1.0,
+        "n": args.n, "runs": args.runs, "vectors": not args.no_embed, "goal_first_paint_s": 1.0,
         "process_first_paint_s": round(statistics.median(process), 3),
         "import_s": round(statistics.median(imports), 3),
         **{k: round(statistics.median(r[k] for r in runs), 3) for k in runs[0]},
