@@ -117,3 +117,10 @@ def test_a_rejected_measurement_is_not_written_again(store):
 
 def test_too_little_activity_says_nothing():
     assert stats.measure(observations([frame(0, "code", "a.py — x", "x")]), "Sam", UTC) == []
+
+
+def test_an_empty_store_or_only_idle_time_measures_nothing(store):
+    """A fresh data dir: the daemon measures at start, before anything was seen (this raised ValueError)."""
+    assert stats.update(store, "Sam", UTC, now=DAY1).added == []
+    idle = Observation(observer="input", captured_at=DAY1, duration_s=600, meta={"active_s": 0, "idle_s": 600})
+    assert stats.timeline([idle], stats.StatsParams()) == {}

@@ -172,6 +172,14 @@ def test_drafts_that_quote_the_screen_are_dropped_and_names_quoted_in_a_claim_ar
     assert kept(result) == [own] and reasons(result) == {copy: "copies the screen"}
 
 
+def test_a_claim_in_the_window_title_words_is_kept():
+    """Prose from the screen is how a good claim names its topic; only quoted code is a copy."""
+    grant = screened(("winword", "Q4 grant proposal: low-cost soil moisture sensors for smallholder farms",
+                      "Budget: 40 capacitive probes, calibration against gravimetric samples."))
+    claim = "Sam is writing a grant proposal on low-cost soil moisture sensors for smallholder farms"
+    assert kept(propose(StandIn(claim), grant, user_name="Sam")) == [claim]
+
+
 @pytest.mark.parametrize("draft", [
     "Priya is preparing the Q3 budget review", "The team is migrating the billing service to Rust",
 ])
@@ -238,5 +246,6 @@ def test_default_model_learns_nothing_from_an_ad_the_screen_let_through(qwen):
 def test_default_model_claims_about_a_thesis_do_not_come_from_the_example(qwen):
     result = propose(qwen, THESIS, user_name="Sam")
     said = " ".join(p.text.lower() for p in result.propositions)
+    assert result.propositions, result.dropped  # a test of what is kept cannot pass on nothing kept
     for borrowed in ("heat island", "lisbon", "spotify", "playlist", "music", "alex"):
         assert borrowed not in said, said

@@ -66,6 +66,7 @@ CREDENTIAL = re.compile(
     r"credentials?|login details|security code|cvv|seed phrase|recovery (code|phrase)|2fa codes?|otp)\b",
     re.IGNORECASE)
 ECHO_CHARS = 30  # a run this long quoted from the screen is a copy
+CODE_MARKS = "=(){}[];<>"  # ... when it is code
 COPY_SHARE = 0.5  # a draft whose words are this much example-but-not-session is a copy
 GENERIC_WORDS = frozenset(
     "user users uses use using used computer computers laptop desktop browse browses browsing browser "
@@ -183,14 +184,19 @@ def about_user(text: str, user_name: str) -> bool:
 
 
 def echoes_screen(text: str, session: str) -> bool:
-    """The draft quotes a long run of the screen's text (code, a sentence): a copy, not an inference.
+    """The draft quotes a long run of code from the screen: a copy, not an inference.
 
     With the text marked 'typed', Qwen 1.5B once answered "Sam wrote config =
     LoraConfig(r=16, lora_alpha=32) and model = ..." (45 characters quoted).
-    A file or document name quoted inside a claim is shorter than `ECHO_CHARS`.
+    Only code counts (a run with `CODE_MARKS` in it): a claim that names its
+    topic in the title's words ("writing a grant proposal on soil moisture
+    sensors for smallholder farms") is what a good claim looks like, and a
+    rule on prose alone dropped exactly those.
     """
     match = SequenceMatcher(None, text.lower(), session.lower(), autojunk=False)
-    return match.find_longest_match(0, len(text), 0, len(session)).size >= ECHO_CHARS
+    run = match.find_longest_match(0, len(text), 0, len(session))
+    quoted = text[run.a:run.a + run.size]
+    return run.size >= ECHO_CHARS and any(c in quoted for c in CODE_MARKS)
 
 
 def has_secret(*texts: str) -> bool:

@@ -91,7 +91,8 @@ def timeline(observations: Sequence[Observation], params: StatsParams) -> dict[i
     """Minute (since the epoch) -> the observation that says what the user was on in it."""
     with_app = sorted((o for o in observations if o.app), key=lambda o: (o.captured_at, o.id or 0))
     minutes: dict[int, Observation] = {}
-    for o, nxt in zip(with_app, [*with_app[1:], None], strict=True):
+    nexts: list[Observation | None] = [*with_app[1:], None] if with_app else []
+    for o, nxt in zip(with_app, nexts, strict=True):
         if o.duration_s > 0:
             end = o.captured_at + timedelta(seconds=o.duration_s)
         else:
