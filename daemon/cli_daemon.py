@@ -90,7 +90,8 @@ def start(app: App, timeout: float, as_json: bool) -> None:
     if as_json:
         emit_json({"started": True, "pid": pid, "socket": str(socket_path), "log": str(app.settings.log_path)})
     else:
-        render.console.print(f"Started tacit (pid {pid}); API on {socket_path}; log: {app.settings.log_path}")
+        render.console.print(f"Started tacit (pid {pid}); API on {socket_path}; log: {app.settings.log_path}",
+                             markup=False)  # paths are data, not markup
 
 
 def _answering_pid(client: Any) -> int | None:
@@ -253,9 +254,9 @@ def install(app: App, no_enable: bool, as_json: bool) -> None:
         emit_json({"kind": target.kind, "path": str(path), "enabled": not no_enable and not problems,
                    "problems": problems})
         return
-    render.console.print(f"Wrote {target.kind} service {path}.")
+    render.console.print(f"Wrote {target.kind} service {path}.", markup=False)
     if no_enable:
-        render.console.print("Start it with: " + " && ".join(" ".join(c) for c in target.enable))
+        render.console.print("Start it with: " + " && ".join(" ".join(c) for c in target.enable), markup=False)
     for line in problems:
         render.console.print(line, style="yellow", markup=False)
 
@@ -276,6 +277,7 @@ def uninstall(app: App, no_disable: bool, as_json: bool) -> None:
     if as_json:
         emit_json({"kind": target.kind, "path": str(target.path), "removed": existed, "problems": problems})
         return
-    render.console.print(f"Removed {target.path}." if existed else f"No service installed at {target.path}.")
+    render.console.print(f"Removed {target.path}." if existed else f"No service installed at {target.path}.",
+                         markup=False)
     for line in problems:
         render.console.print(line, style="yellow", markup=False)
