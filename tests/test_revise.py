@@ -265,3 +265,19 @@ def test_a_refinement_of_a_confirmed_claim_does_not_inherit_the_confirm(store, e
                  DAY1 + timedelta(days=1))
     [action] = out.actions
     assert action.changes["text"] == text and action.changes["confidence"] == 0.65  # two days, not 1.0
+
+
+@pytest.mark.parametrize("relation", ["refines", "contradicts"])
+def test_the_model_never_rewrites_what_the_user_said(store, embed, relation):
+    said = "Sam is training a reward model in PyTorch"
+    ids = observe(store, DAY1)
+    [pid] = store.add_propositions([(Proposition(text=said, confidence=1.0, source="user"), ids, embed(said))])
+    later = observe(store, DAY1 + timedelta(days=1))
+    out = revise(store, Judge(relation), [draft("Sam is training a reward model on Anthropic HH preference pairs")],
+                 later, embed, DAY1 + timedelta(days=1))
+    with store.transaction():
+        apply(store, out.actions)
+    [current] = [p for p in store.history(pid) if p.status == "current"]
+    assert current.text == said and current.source == "user" and current.version == 1
+    linked = {o.id for o in store.evidence_for(pid)}
+    assert (set(later) <= linked) == (relation == "refines")  # a refinement supports it; a contradiction does not

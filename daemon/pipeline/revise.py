@@ -242,6 +242,10 @@ def action_for(store: Store, d: Decision, evidence: Sequence[int], embedding: Ve
     if d.target is None or d.relation == "unrelated" or d.target.status != "current":
         return Add(d.draft.model_copy(update={"confidence": one}), evidence, embedding)
     tid = d.target.id or 0
+    if d.target.source == "user" and d.relation in ("refines", "contradicts"):
+        # The model never rewrites what the user said about themself (its text would be stored under the
+        # user's name): a refinement only adds support, and a contradiction is not stored.
+        return Link(tid, evidence) if d.relation == "refines" else None
     if d.relation == "contradicts":
         return Revise(tid, {"text": d.draft.text, "confidence": one, "half_life_days": d.draft.half_life_days,
                             "reasoning": f"{d.draft.reasoning} (replaces: {d.target.text}; {d.reason})"[:8000]},
