@@ -65,6 +65,13 @@ bench: llama
 	$(BIN)/python bench/embed_quality.py --json
 	$(BIN)/python bench/llm.py --json
 	$(BIN)/python bench/capture.py --json
+	$(BIN)/python bench/pipeline.py --json
+	$(BIN)/python bench/threads.py --json
+	$(BIN)/python bench/api.py --json
+	$(BIN)/python bench/daemon.py --json
+	$(BIN)/python bench/tui.py --json
+	$(BIN)/python bench/growth.py --json
+	$(BIN)/python bench/retrieval.py --encrypted --json
 
 clean:
 	rm -rf $(VENV) build *.egg-info
