@@ -326,6 +326,30 @@ def test_a_change_made_elsewhere_shows_up_from_the_event_stream(daemon_with):
     run(TacitApp(d.socket), scenario)
 
 
+def test_a_belief_forgotten_elsewhere_under_an_open_dialog_closes_its_detail_once_the_dialog_goes(daemon_with):
+    """`is_current` is true under a modal too: the detail used to leave too early, then again (InvalidStateError)."""
+    d, ids = daemon_with
+    pid = ids[11]
+
+    async def scenario(pilot) -> None:
+        await loaded(pilot)
+        await select_row(pilot, pid)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(pilot.app.screen, DetailScreen) and pilot.app.screen.proposition,
+                    "the detail")
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(pilot.app.screen, TextPromptScreen), "the reject prompt")
+        await asyncio.to_thread(d.client().forget, pid)  # as `tacit forget` would, from another process
+        await until(pilot, lambda: pilot.app.screen_stack[-2].gone, "the detail to hear of the forget")
+        assert isinstance(pilot.app.screen, TextPromptScreen)  # the dialog stays until the user closes it
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(pilot.app.screen, BeliefsScreen), "the detail to close")
+        await pilot.pause(0.5)
+        assert isinstance(pilot.app.screen, BeliefsScreen) and pilot.app.is_running
+
+    run(TacitApp(d.socket), scenario)
+
+
 # -- pause, resume, status bar -------------------------------------------------------------------------------
 
 

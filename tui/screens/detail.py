@@ -26,6 +26,7 @@ class DetailScreen(BeliefActions, Screen[None]):
         self.proposition_id = proposition_id
         self.proposition: Proposition | None = None
         self.gone = False  # forgotten (here or elsewhere)
+        self.left = False  # dismissed already
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -67,7 +68,9 @@ class DetailScreen(BeliefActions, Screen[None]):
 
     def _leave_if_on_top(self) -> None:
         """A forgotten belief's detail closes; with a dialog over it, once the dialog is gone."""
-        if self.gone and self.is_current:
+        # `is_current` is also true under a modal dialog: only the screen on top may leave, and only once.
+        if self.gone and self.app.screen is self and not self.left:
+            self.left = True
             self.dismiss()
 
     def _edited(self, old: Proposition, new: Any) -> None:
