@@ -165,6 +165,17 @@ class PauseState:
             return None
 
 
+
+def host_of(url: str | None) -> str:
+    """The URL's host, lowercased ("docs.python.org", also from a bare "docs.python.org/3/"); '' when there
+    is none or the URL cannot be parsed (urlparse raises on "http://[", text an app may push)."""
+    if not url:
+        return ""
+    try:
+        return (urlparse(url if "//" in url else f"//{url}").hostname or "").lower()
+    except ValueError:
+        return ""
+
 class PrivacyFilter:
     def __init__(self, rules: PrivacyRules | None = None, pause: PauseState | None = None,
                  own_data: Path | None = None):
@@ -187,7 +198,9 @@ class PrivacyFilter:
             return True
         if title and any(p.search(title) for p in self._titles):
             return True
-        host = (urlparse(url if "//" in url else f"//{url}").hostname or "").lower() if url else ""
+        host = host_of(url)
+        if url and not host:  # unparseable ('http://['): excluded when it so much as names an excluded domain
+            return any(d in url.lower() for d in self._domains)
         return any(host == d or host.endswith("." + d) for d in self._domains)
 
     def excluded_path(self, path: str | Path) -> bool:

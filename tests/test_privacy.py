@@ -52,6 +52,14 @@ def test_default_exclusions_drop_the_observation(app, title, url):
     assert PrivacyFilter().apply(obs) is None
 
 
+def test_a_url_that_cannot_be_parsed_is_no_error_and_an_excluded_domain_in_it_still_drops_it():
+    """urlparse raises on 'http://[' (a push may carry anything): it gave the API a 500."""
+    seen = Observation(observer="push", app="notes", url="http://[", text="Draft: Osaka itinerary")
+    assert PrivacyFilter().apply(seen) is not None
+    vault = Observation(observer="push", app="firefox", url="https://[vault.bitwarden.com/#/login", text="x")
+    assert PrivacyFilter().apply(vault) is None
+
+
 def test_a_visible_excluded_window_drops_the_whole_frame():
     obs = Observation(observer="screen", app="code", window_title="main.py", text="def f(): pass")
     hidden = [WindowInfo(app="1Password", title="1Password", visible=False)]

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 from pathlib import PurePosixPath, PureWindowsPath
-from urllib.parse import urlparse
 
 from tacitd.memory.types import Observation
+from tacitd.observers.privacy import host_of
 
 EDITORS = frozenset({
     "code", "vscode", "code-oss", "codium", "vscodium", "cursor", "zed", "pycharm", "idea", "clion", "goland",
@@ -58,10 +58,7 @@ def is_doing_app(app: str) -> bool:
 
 def site(url: str | None) -> str:
     """The host of a URL without `www.`; '' when there is none."""
-    if not url:
-        return ""
-    host = (urlparse(url if "//" in url else f"//{url}").hostname or "").lower()
-    return host.removeprefix("www.")
+    return host_of(url).removeprefix("www.")
 
 
 def title_parts(app: str, title: str | None) -> list[str]:
