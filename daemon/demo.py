@@ -35,6 +35,7 @@ from rich.table import Table
 
 from .api.client import TacitClient
 from .api.schemas import ObservationIn
+from .render import safe
 
 QUESTIONS = ("What machine learning work is Sam doing, and with which dataset?",
              "Is Sam planning any travel?")
@@ -136,7 +137,7 @@ def show_beliefs(client: TacitClient) -> None:
     table = Table("belief", "confidence", "source", "support", title="What tacit now believes", title_justify="left")
     for item in client.recent(limit=50).items:
         p, s = item.proposition, item.support
-        table.add_row(p.text, f"{p.confidence:.2f}", p.source, f"{s.sessions} session(s), {s.days} day(s)")
+        table.add_row(safe(p.text), f"{p.confidence:.2f}", p.source, f"{s.sessions} session(s), {s.days} day(s)")
     console.print(table)
 
 
