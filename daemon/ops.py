@@ -160,13 +160,14 @@ def context(store: Store, settings: Settings, query: str, budget_tokens: int, em
         block.add(store, relevant, "relevant")
         if not relevant:
             block.header("Nothing relevant is known.")
-        block.header("## Also known about the user")
+        heading: str | None = "## Also known about the user"
         profile_limit = PROFILE_WITH_QUERY
     else:
         block.header("# What tacit knows about the user\n(confidence 0–1; time = newest evidence)")
+        heading = None
     taken = {item.id for item in block.items}
     profile = sorted(store.recent(PROFILE_POOL), key=lambda p: (-p.confidence, -p.updated_at.timestamp()))
-    block.add(store, [p for p in profile if p.id not in taken][:profile_limit], "profile")
+    block.add(store, [p for p in profile if p.id not in taken][:profile_limit], "profile", heading)
     return block.result(query)
 
 
@@ -189,10 +190,12 @@ class _Block:
     def header(self, text: str) -> None:
         self._fits(text)
 
-    def add(self, store: Store, props: Sequence[Proposition], section: str) -> None:
+    def add(self, store: Store, props: Sequence[Proposition], section: str, heading: str | None = None) -> None:
+        """The lines that fit; `heading` goes before the first of them, and only with it (no empty section)."""
         for p, at in zip(props, _evidence_times(store, props), strict=True):
             line = f"- {p.text} (confidence {p.confidence:.2f}; {p.source}; {format_local(at)})"
-            if self._fits(line):
+            if self._fits(line if heading is None else f"{heading}\n{line}"):
+                heading = None
                 self.items.append(ContextLine(id=p.id or 0, text=p.text, confidence=p.confidence, source=p.source,
                                               evidence_at=at, line=line, section=section))
             else:

@@ -103,6 +103,16 @@ def test_context_stays_within_a_small_budget_whatever_the_query(client, services
     assert len(block.markdown.splitlines()[0]) < 140  # the echoed query is cut
 
 
+def test_a_heading_comes_only_with_a_line_under_it(client, services):
+    """The profile's heading is written with its first line, or not at all (the demo showed it bare)."""
+    seed(services, "Sam is planning a trip to Osaka in March", "Sam writes Rust at work on a payments service")
+    full = client.context("trip to Osaka", budget_tokens=500)
+    assert "## Also known about the user" in full.markdown
+    tight = client.context("trip to Osaka", budget_tokens=full.tokens - 5)
+    assert tight.markdown.rstrip().splitlines()[-1] != "## Also known about the user"
+    assert ("## Also known about the user" in tight.markdown) == any(i.section == "profile" for i in tight.items)
+
+
 def test_statement_confirm_reject_edit_and_history(client, services):
     p = client.remember("I prefer tea over coffee")
     assert p.source == "user" and p.confidence == 1.0
