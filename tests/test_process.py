@@ -106,6 +106,22 @@ def test_the_sample_day_proposes_only_from_activities_and_links_its_evidence(sto
     assert s["stats_added"] >= 3 and store.queue.counts()["pending"] == 0
 
 
+def test_a_draft_that_says_what_the_example_says_is_dropped_by_meaning(store, embed):
+    copy = "Sam listens to Google Docs pages on Firefox while writing"  # Qwen 1.5B, in a run of `make demo`
+
+    class Copier(StandIn):
+        def complete_json(self, prompt, schema, *, max_tokens=512):
+            out = super().complete_json(prompt, schema, max_tokens=max_tokens)
+            if schema is Drafts and "grant proposal" in prompt[-1]["content"].lower():
+                out = Drafts(propositions=[*out.propositions, out.propositions[0].model_copy(update={"text": copy})])
+            return out
+
+    enqueue(store, day())
+    report = process(Pipeline(store, Copier(), embed, user="Sam"), now=lambda: NOW)
+    assert copy not in llm_texts(store) and CLAIMS["grant proposal"] in llm_texts(store)
+    assert (copy, "copies the worked example (by meaning)") in [(d.text, d.reason) for _, d in report.learned.dropped]
+
+
 def test_replaying_the_day_adds_no_duplicate_and_raises_confidence(store, embed):
     pipeline = Pipeline(store, StandIn(), embed, user="Sam")
     enqueue(store, day())

@@ -37,6 +37,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 
+import numpy as np
+
 from tacitd.memory.text import STOPWORDS, words
 from tacitd.memory.types import Observation, Proposition, Support
 from tacitd.models.llm import LLM
@@ -67,6 +69,7 @@ CREDENTIAL = re.compile(
     re.IGNORECASE)
 ECHO_CHARS = 30  # a run this long quoted from the screen is a copy
 CODE_MARKS = "=(){}[];<>"  # ... when it is code
+EXAMPLE_LIKE_AT = 0.4  # MiniLM cosine to an example claim: copies of its shape 0.48-0.60, own claims <= 0.23
 COPY_SHARE = 0.5  # a draft whose words are this much example-but-not-session is a copy
 GENERIC_WORDS = frozenset(
     "user users uses use using used computer computers laptop desktop browse browses browsing browser "
@@ -167,6 +170,19 @@ def copies_example(text: str, session: str, user_name: str) -> bool:
     if EXAMPLE_USER.lower() in words(text) and EXAMPLE_USER.lower() not in words(session):
         return True
     return any(len((said & example) - grounded) >= COPY_SHARE * len(said) for example in EXAMPLE_TERMS)
+
+
+def like_example(text: str, vector: np.ndarray, session: str, examples: Sequence[tuple[str, np.ndarray]]) -> bool:
+    """Close in meaning to an example claim, and resting on a word of it that the session never shows.
+
+    "Sam listens to Google Docs pages on Firefox while writing" (the sample day, Qwen 1.5B) shares only
+    3 of its 7 words with "Alex listens to focus playlists on Spotify while writing", so `copies_example`
+    let it through; by meaning it is at cosine 0.48 from it (MiniLM), the day's own claims at most 0.23.
+    `vector` and the examples' vectors are unit length.
+    """
+    grounded = terms(session)
+    return any(float(vector @ v) >= EXAMPLE_LIKE_AT and (terms(text) & terms(example)) - grounded
+               - _names(EXAMPLE_USER) for example, v in examples)
 
 
 def is_generic(text: str, user_name: str) -> bool:

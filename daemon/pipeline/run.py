@@ -14,18 +14,21 @@ observations just processed changed them.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
 
+import numpy as np
+
 from tacitd.memory.store import Store
 from tacitd.memory.types import Observation, Proposition, utcnow
 from tacitd.models.llm import LLM
+from tacitd.models.prompts import EXAMPLE_ANSWER
 
 from . import queue, stats
 from .audit import AuditDecision, AuditParams, audit
-from .propose import Dropped, Proposals, propose
+from .propose import Dropped, Proposals, like_example, propose, session_text
 from .queue import Outcome, PipelineParams, RunReport
 from .revise import Decision, Embed, ReviseParams, revise
 from .screen import Screened
@@ -73,6 +76,24 @@ class Pipeline:
     # prompt told it was merely seen; so by default no call is spent on it (stats still count its time).
     propose_low_information: bool = False
     learned: Learned = field(default_factory=Learned)
+    _examples: list[tuple[str, np.ndarray]] | None = field(default=None, init=False, repr=False)
+
+    def drop_example_like(self, proposals: Proposals, observations: Sequence[Observation]) -> Proposals:
+        """Drafts that say what a worked example says, by meaning (propose.like_example); needs the embedder."""
+        if self.embed is None or not proposals.propositions:
+            return proposals
+        if self._examples is None:
+            self._examples = [(d.text, unit) for d in EXAMPLE_ANSWER.propositions
+                              if (unit := _unit(self.embed(d.text))) is not None]
+        session, kept = session_text(observations)[0], []
+        for p in proposals.propositions:
+            vector = _unit(self.embed(p.text))
+            if vector is not None and like_example(p.text, vector, session, self._examples):
+                proposals.dropped.append(Dropped(p.text, "copies the worked example (by meaning)"))
+            else:
+                kept.append(p)
+        proposals.propositions = kept
+        return proposals
 
     def step(self, screened: Screened) -> Outcome:
         seg = screened.segment
@@ -82,7 +103,7 @@ class Pipeline:
             return Outcome(note="low information: not sent to the model")
         calls_before = len(self.llm.usage.calls)
         t0 = time.perf_counter()
-        proposals = self.propose(self.llm, screened, self.user)
+        proposals = self.drop_example_like(self.propose(self.llm, screened, self.user), seg.observations)
         drafts = proposals.propositions
         self.learned.dropped += [(seg.key, d) for d in proposals.dropped]
         t1 = time.perf_counter()
@@ -147,6 +168,14 @@ def process(pipeline: Pipeline, params: PipelineParams = PipelineParams(), *, on
         run.written += more.written
     report = stats.update(pipeline.store, pipeline.user, tz, embed=pipeline.embed, now=now())
     return PassReport(run, pipeline.learned, report, time.perf_counter() - start)
+
+
+def _unit(vector: Any) -> np.ndarray | None:
+    if vector is None:
+        return None
+    v = np.asarray(vector, dtype=np.float32)
+    norm = float(np.linalg.norm(v))
+    return v / norm if norm else None
 
 
 def _pending(store: Store) -> bool:
