@@ -45,9 +45,12 @@ def seed(store: Store, n: int, now: datetime | None = None, embedder: Embedder |
     """
     now = now or datetime.now(UTC)
     rng = random.Random(n)
+    # Shared evidence is seen around a past noon, whole days apart, so how many days support a belief
+    # does not depend on the hour the seed runs at (a snapshot test failed after 11:00 UTC).
+    noon = now.replace(hour=12, minute=0, second=0, microsecond=0) - timedelta(days=1)
     observations = store.add_observations(
         Observation(observer="screen", app=app, window_title=title, text=f"{title}: page {k}",
-                    captured_at=now - timedelta(hours=k * 7 % 1400), duration_s=30.0)
+                    captured_at=noon - timedelta(days=k * 7 % 1400 // 24, minutes=k % 60), duration_s=30.0)
         for k, (app, title) in ((k, _APPS[k % len(_APPS)]) for k in range(max(10, min(n, 500)))))
     items = []
     for i in range(n):
