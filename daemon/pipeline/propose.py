@@ -37,8 +37,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 
-import numpy as np
-
 from tacitd.memory.text import STOPWORDS, words
 from tacitd.memory.types import Observation, Proposition, Support
 from tacitd.models.llm import LLM
@@ -172,17 +170,17 @@ def copies_example(text: str, session: str, user_name: str) -> bool:
     return any(len((said & example) - grounded) >= COPY_SHARE * len(said) for example in EXAMPLE_TERMS)
 
 
-def like_example(text: str, vector: np.ndarray, session: str, examples: Sequence[tuple[str, np.ndarray]]) -> bool:
+def like_example(text: str, session: str, similar: Sequence[tuple[str, float]]) -> bool:
     """Close in meaning to an example claim, and resting on a word of it that the session never shows.
 
     "Sam listens to Google Docs pages on Firefox while writing" (the sample day, Qwen 1.5B) shares only
     3 of its 7 words with "Alex listens to focus playlists on Spotify while writing", so `copies_example`
     let it through; by meaning it is at cosine 0.48 from it (MiniLM), the day's own claims at most 0.23.
-    `vector` and the examples' vectors are unit length.
+    `similar` holds each example claim with its cosine to the draft.
     """
     grounded = terms(session)
-    return any(float(vector @ v) >= EXAMPLE_LIKE_AT and (terms(text) & terms(example)) - grounded
-               - _names(EXAMPLE_USER) for example, v in examples)
+    return any(cos >= EXAMPLE_LIKE_AT and (terms(text) & terms(example)) - grounded - _names(EXAMPLE_USER)
+               for example, cos in similar)
 
 
 def is_generic(text: str, user_name: str) -> bool:

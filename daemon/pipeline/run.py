@@ -19,10 +19,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
 
-import numpy as np
-
 from tacitd.memory.store import Store
 from tacitd.memory.types import Observation, Proposition, utcnow
+from tacitd.memory.vectors import Vector
 from tacitd.models.llm import LLM
 from tacitd.models.prompts import EXAMPLE_ANSWER
 
@@ -30,7 +29,7 @@ from . import queue, stats
 from .audit import AuditDecision, AuditParams, audit
 from .propose import Dropped, Proposals, like_example, propose, session_text
 from .queue import Outcome, PipelineParams, RunReport
-from .revise import Decision, Embed, ReviseParams, revise
+from .revise import Decision, Embed, ReviseParams, cosine, revise
 from .screen import Screened
 
 Propose = Callable[[LLM, Screened, str], Proposals]
@@ -76,19 +75,19 @@ class Pipeline:
     # prompt told it was merely seen; so by default no call is spent on it (stats still count its time).
     propose_low_information: bool = False
     learned: Learned = field(default_factory=Learned)
-    _examples: list[tuple[str, np.ndarray]] | None = field(default=None, init=False, repr=False)
+    _examples: list[tuple[str, Vector]] | None = field(default=None, init=False, repr=False)
 
     def drop_example_like(self, proposals: Proposals, observations: Sequence[Observation]) -> Proposals:
         """Drafts that say what a worked example says, by meaning (propose.like_example); needs the embedder."""
         if self.embed is None or not proposals.propositions:
             return proposals
         if self._examples is None:
-            self._examples = [(d.text, unit) for d in EXAMPLE_ANSWER.propositions
-                              if (unit := _unit(self.embed(d.text))) is not None]
+            self._examples = [(d.text, v) for d in EXAMPLE_ANSWER.propositions if (v := self.embed(d.text)) is not None]
         session, kept = session_text(observations)[0], []
         for p in proposals.propositions:
-            vector = _unit(self.embed(p.text))
-            if vector is not None and like_example(p.text, vector, session, self._examples):
+            vector = self.embed(p.text)
+            similar = [] if vector is None else [(text, cosine(vector, v)) for text, v in self._examples]
+            if like_example(p.text, session, similar):
                 proposals.dropped.append(Dropped(p.text, "copies the worked example (by meaning)"))
             else:
                 kept.append(p)
@@ -168,14 +167,6 @@ def process(pipeline: Pipeline, params: PipelineParams = PipelineParams(), *, on
         run.written += more.written
     report = stats.update(pipeline.store, pipeline.user, tz, embed=pipeline.embed, now=now())
     return PassReport(run, pipeline.learned, report, time.perf_counter() - start)
-
-
-def _unit(vector: Any) -> np.ndarray | None:
-    if vector is None:
-        return None
-    v = np.asarray(vector, dtype=np.float32)
-    norm = float(np.linalg.norm(v))
-    return v / norm if norm else None
 
 
 def _pending(store: Store) -> bool:
