@@ -126,6 +126,13 @@ async def select_row(pilot, proposition_id: int) -> None:
     assert t.current_id == proposition_id
 
 
+async def open_detail(pilot, proposition_id: int) -> None:
+    await select_row(pilot, proposition_id)
+    await pilot.press("enter")
+    await until(pilot, lambda: isinstance(pilot.app.screen, DetailScreen)
+                and pilot.app.screen.proposition is not None, "the detail screen")
+
+
 def fact_id(ids: list[int], text_start: str) -> int:
     return ids[next(i for i, f in enumerate(beliefs.FACTS) if f[0].startswith(text_start))]
 
@@ -219,10 +226,7 @@ def test_enter_opens_reasoning_evidence_in_local_time_and_history(seeded):
 
     async def scenario(pilot) -> None:
         await loaded(pilot)
-        await select_row(pilot, pid)
-        await pilot.press("enter")
-        await until(pilot, lambda: isinstance(pilot.app.screen, DetailScreen)
-                    and pilot.app.screen.proposition is not None, "the detail screen")
+        await open_detail(pilot, pid)
         pane = pilot.app.screen.query_one(DetailPane)
         shown = {s.id: plain(s) for s in pane.query(Static)}
         text = "\n".join(shown.values())
@@ -289,10 +293,7 @@ def test_edit_writes_a_new_user_version_and_keeps_the_old_one(daemon_with):
 
     async def scenario(pilot) -> None:
         await loaded(pilot)
-        await select_row(pilot, pid)
-        await pilot.press("enter")
-        await until(pilot, lambda: isinstance(pilot.app.screen, DetailScreen)
-                    and pilot.app.screen.proposition is not None, "the detail screen")
+        await open_detail(pilot, pid)
         await pilot.press("e")
         await until(pilot, lambda: isinstance(pilot.app.screen, TextPromptScreen), "the edit prompt")
         prompt = pilot.app.screen.query_one("#prompt-input")
@@ -333,10 +334,7 @@ def test_a_belief_forgotten_elsewhere_under_an_open_dialog_closes_its_detail_onc
 
     async def scenario(pilot) -> None:
         await loaded(pilot)
-        await select_row(pilot, pid)
-        await pilot.press("enter")
-        await until(pilot, lambda: isinstance(pilot.app.screen, DetailScreen) and pilot.app.screen.proposition,
-                    "the detail")
+        await open_detail(pilot, pid)
         await pilot.press("r")
         await until(pilot, lambda: isinstance(pilot.app.screen, TextPromptScreen), "the reject prompt")
         await asyncio.to_thread(d.client().forget, pid)  # as `tacit forget` would, from another process
