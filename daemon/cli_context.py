@@ -1,9 +1,8 @@
 """What every `tacit` command shares: the per-invocation App, `--json`, and time parameters.
 
 It lives apart from `cli.py` so that the modules defining commands
-(`cli_models`, `observe`) never import the root group: `cli.py` imports them
-and registers their commands in one place, and importing `tacitd.daemon.cli`
-alone gives the whole CLI.
+(`cli_memory`, `cli_models`, `observe`, ...) never import the root group:
+`cli.py` names them in one table and imports each only when it is used.
 """
 
 from __future__ import annotations
@@ -12,18 +11,19 @@ import json
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import numpy as np
 
-from tacitd.memory.store import Store
-from tacitd.models.embed import Embedder
-from tacitd.models.errors import ModelError
-
-from .config import Settings, load_settings
-from .ops import embed_for
 from .timespec import parse_when
+
+if TYPE_CHECKING:  # imported where used, so that commands which never open the store start quickly
+    import numpy as np
+
+    from tacitd.memory.store import Store
+    from tacitd.models.embed import Embedder
+
+    from .config import Settings
 
 
 class App:
@@ -39,6 +39,8 @@ class App:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
+            from .config import load_settings
+
             self._settings = load_settings(self._config_path, data_dir=self._data_dir)
         return self._settings
 
@@ -46,6 +48,8 @@ class App:
     def embedder(self) -> Embedder | None:
         """The configured embedder, or None (BM25 only) with one warning when it is not installed."""
         if self._embedder is False:
+            from tacitd.models.errors import ModelError
+
             from .backends import build_embedder
 
             try:
@@ -61,12 +65,16 @@ class App:
         A query is embedded as one (`embed_query`): models such as e5 put a
         different prefix on queries than on the passages they are matched to.
         """
+        from .ops import embed_for
+
         return embed_for(self.store, self.embedder, text, query,
                          warn=lambda message: click.echo(f"warning: {message}", err=True))
 
     @property
     def store(self) -> Store:
         if self._store is None:
+            from tacitd.memory.store import Store
+
             self._store = Store(self.settings.db_path)
             click.get_current_context().call_on_close(self._store.close)
         return self._store

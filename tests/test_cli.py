@@ -157,13 +157,24 @@ def test_help_explains_commands(tacit):
 
 
 def test_importing_the_cli_module_alone_registers_every_command():
-    code = ("from tacitd.daemon.cli import cli; "
-            "print(' '.join(sorted(cli.commands))); print(' '.join(sorted(cli.commands['models'].commands)))")
+    code = ("from tacitd.daemon.cli import cli; names = cli.list_commands(None); "
+            "print(' '.join(n for n in names if cli.get_command(None, n).name == n)); "
+            "print(' '.join(sorted(cli.get_command(None, 'models').commands)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     top, models = (set(line.split()) for line in out.splitlines())
     assert top >= {"add", "query", "recent", "show", "confirm", "reject", "forget", "export", "import",
-                   "walkthrough", "models", "doctor", "observe", "pause", "resume"}
+                   "walkthrough", "models", "doctor", "observe", "pause", "resume", "ingest", "process",
+                   "quarantine", "encrypt", "gc", "backup", "daemon", "start", "stop", "status", "service",
+                   "mcp", "tui"}
     assert models >= {"list", "pull", "convert", "use", "reembed"}
+
+
+def test_a_light_command_does_not_import_the_store_or_numpy():
+    """`tacit tui` and `tacit status` start quickly because each command is imported only when it runs."""
+    code = ("import sys; from tacitd.daemon.cli import cli; cli.get_command(None, 'tui'); "
+            "print(sorted(m for m in ('numpy', 'sqlite_utils', 'httpx', 'tacitd.memory.store') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
 
 
 def test_command_modules_do_not_import_the_root_group():

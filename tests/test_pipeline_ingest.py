@@ -152,7 +152,7 @@ def test_json_output_stays_clean_for_a_large_file(tacit, big_file):
 
 def test_the_pipeline_commands_are_registered_and_their_module_does_not_import_the_root_group():
     code = ("import sys, tacitd.daemon.cli_pipeline; print('tacitd.daemon.cli' in sys.modules); "
-            "from tacitd.daemon.cli import cli; print(sorted(cli.commands['quarantine'].commands), "
-            "'ingest' in cli.commands)")
+            "from tacitd.daemon.cli import cli; print(sorted(cli.get_command(None, 'quarantine').commands), "
+            "'ingest' in cli.list_commands(None))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.splitlines() == ["False", "['drop', 'list', 'retry'] True"]
