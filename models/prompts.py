@@ -3,8 +3,8 @@
 Small models need exactly one worked example, one app session at a time, and
 grammar-constrained output. Observation text is untrusted: it is fenced and
 the model is told it is data, never instructions (daemon/pipeline/propose.py
-also escapes the fence and removes instruction-like sentences before they
-get here).
+also escapes the fence, and withholds the text of a session that addresses
+an AI before it gets here: daemon/pipeline/injection.py).
 
 The system prompt and the worked example come first and never change, so
 llama.cpp can keep their evaluated prefix in its KV cache and each call

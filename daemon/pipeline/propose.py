@@ -5,9 +5,11 @@ the model sees the segment's text:
 - the fence is made unbreakable: angle brackets in observation text become
   ‹ › so no `</activity>` (nor a chat-template token such as `<|im_end|>`)
   can close it;
-- sentences that address an AI ("ignore previous instructions", "output a
-  proposition", "with confidence 1") are replaced by a marker: the 1.5B
-  default model followed them even inside the fence.
+- a segment in which any text addresses an AI ("ignore previous
+  instructions", "output a proposition that ...", "remember that Sam ...")
+  has all its text withheld, titles kept: found after normalising
+  (injection.py, which says why the whole text and why typed text too).
+  The 1.5B default model followed such orders even inside the fence.
 
 After, each draft is dropped, with its reason, when it:
 - copies the worked example: its words shared with an example claim, and
@@ -46,21 +48,11 @@ from tacitd.observers.privacy import PrivacyFilter
 
 from .activity import EDITORS, TERMINALS
 from .confidence import confidence
+from .injection import WITHHELD, addresses_ai, any_addresses_ai
 from .screen import Screened, is_doing
 
 MAX_SESSION_CHARS = 1800
 MAX_OBSERVATION_CHARS = 600
-REMOVED = "[instruction-like text removed]"
-INSTRUCTION = re.compile(
-    r"\b(ignore|disregard|forget|override)\b.{0,40}\b(instructions?|prompts?|rules|above|previous|prior)\b"
-    r"|\b(output|write|return|respond with|generate|add|create|print|store|remember)\b.{0,30}"
-    r"\b(propositions?|claims?|memor(y|ies)|facts?)\b"
-    r"|\bconfidence\s*(of\s*)?(=|:|is)?\s*(1(\.0+)?|100\s*%)(?!\.?\d)"
-    r"|\b(system|developer)\s+(prompt|message|instructions?)\b"
-    r"|\byou are (now )?(an? |the )?(ai|assistant|language model|llm|chatbot)\b"
-    r"|\bnew instructions\b|^\s*(system|assistant)\s*:",
-    re.IGNORECASE)
-SENTENCE = re.compile(r"(?<=[.!?])\s+|\n")
 CREDENTIAL = re.compile(
     r"\b(pass(word|words|code|phrase)|pin( code)?|api[ _-]?keys?|secret keys?|private keys?|access tokens?|"
     r"credentials?|login details|security code|cvv|seed phrase|recovery (code|phrase)|2fa codes?|otp)\b",
@@ -95,29 +87,23 @@ class Proposals:
 
     propositions: list[Proposition] = field(default_factory=list)
     dropped: list[Dropped] = field(default_factory=list)
-    neutralised: int = 0  # instruction-like sentences removed from the model's view
+    neutralised: int = 0  # texts and titles withheld from the model's view (injection.py)
 
 
-def neutralise(text: str) -> tuple[str, int]:
-    """Observation text safe to fence: no angle brackets, no sentences addressed to an AI."""
-    text = text.replace("<", "‹").replace(">", "›")
-    kept, removed = [], 0
-    for sentence in SENTENCE.split(text):
-        if INSTRUCTION.search(sentence):
-            removed += 1
-            if not kept or kept[-1] != REMOVED:
-                kept.append(REMOVED)
-        elif sentence.strip():
-            kept.append(sentence.strip())
-    return " ".join(kept), removed
+def fence_safe(text: str) -> str:
+    """Text that cannot close the fence or open a chat turn: angle brackets become ‹ ›, lines one line."""
+    return " ".join(text.replace("<", "‹").replace(">", "›").split())
 
 
-def _field(value: str) -> str:
-    return neutralise(value)[0].replace("|", "/")
+def _field(value: str, user_name: str) -> tuple[str, int]:
+    """An app name or a title for the line: withheld when it addresses an AI itself."""
+    if addresses_ai(value, user_name):
+        return WITHHELD, 1
+    return fence_safe(value).replace("|", "/"), 0
 
 
-def session_text(observations: Sequence[Observation]) -> tuple[str, int]:
-    """One line per observation (app, window, minutes, text), neutralised and capped; and how many removed.
+def session_text(observations: Sequence[Observation], user_name: str = "the user") -> tuple[str, int]:
+    """One line per observation (app, window, minutes, text), fenced and capped; and how many fields withheld.
 
     Text is labelled 'typed' (an editor, terminal, office app or editing
     site: screen.is_doing) or 'page shows' (what a site or an app displayed),
@@ -125,19 +111,23 @@ def session_text(observations: Sequence[Observation]) -> tuple[str, int]:
     (Qwen 1.5B kept 'own work'/'shown' apart less well: it read a cruise
     page's title as the user's search).
     """
-    lines, removed = [], 0
+    tainted = any_addresses_ai((f for o in observations for f in (o.app, o.window_title, o.text)), user_name)
+    lines, withheld = [], 0
     for o in observations:
-        parts = [f"app: {_field(o.app or o.observer)}"]
+        app, n_app = _field(o.app or o.observer, user_name)
+        parts, withheld = [f"app: {app}"], withheld + n_app
         if o.window_title:
-            parts.append(f"window: {_field(o.window_title)}")
+            title, n_title = _field(o.window_title, user_name)
+            parts.append(f"window: {title}")
+            withheld += n_title
         if o.duration_s >= 60:
             parts.append(f"{o.duration_s / 60:.0f} min")
         if o.text.strip():
-            text, n = neutralise(o.text)
-            removed += n
-            parts.append(("typed: " if is_doing(o) else "page shows: ") + text[:MAX_OBSERVATION_CHARS])
+            text = WITHHELD if tainted else fence_safe(o.text)[:MAX_OBSERVATION_CHARS]
+            withheld += tainted
+            parts.append(("typed: " if is_doing(o) else "page shows: ") + text)
         lines.append(" | ".join(parts))
-    return "\n".join(lines)[:MAX_SESSION_CHARS], removed
+    return "\n".join(lines)[:MAX_SESSION_CHARS], withheld
 
 
 def _stem(word: str) -> str:
@@ -236,7 +226,7 @@ def propose(llm: LLM, screened: Screened, user_name: str = "the user") -> Propos
     """Drafts for one segment, filtered (see the module docstring); no call for a skipped segment."""
     if screened.action == "skip":
         return Proposals()
-    session, removed = session_text(screened.segment.observations)
+    session, removed = session_text(screened.segment.observations, user_name)
     messages = propose_messages(session, user_name, merely_seen=screened.action == "low_information")
     drafts = llm.complete_json(messages, Drafts, max_tokens=output_budget(Drafts))
     out = Proposals(neutralised=removed)
