@@ -9,9 +9,11 @@ become a belief because it told the model to.
 
 Finding it (`addresses_ai`). Matching runs on a folded copy of the text,
 never shown to the model:
-- NFKC (full-width letters, ligatures), format characters dropped
-  (zero-width spaces and joiners, soft hyphens, bidi controls), Cyrillic
-  and Greek look-alikes mapped to Latin, case folded;
+- NFKD (full-width and mathematical letters, ligatures) without its
+  accents, format characters dropped (zero-width spaces and joiners, soft
+  hyphens, bidi controls), Cyrillic, Greek and small-capital look-alikes
+  mapped to Latin, case folded, letters spelt out ("i g n o r e",
+  "i.g.n.o.r.e") joined;
 - a hyphen at a line break joined and all whitespace collapsed, so
   "Ignore previous\\ninstructions" is one phrase, as the model reads it;
 - keyword letters accept OCR's confusions (l/1/I/|, o/0, e/3, a/4/@,
@@ -78,6 +80,9 @@ LOOK_ALIKES = str.maketrans({
     "м": "m", "о": "o", "р": "p", "с": "c", "ѕ": "s", "т": "t", "у": "y", "х": "x", "ԁ": "d", "ԛ": "q",
     "ԝ": "w", "ɡ": "g", "ı": "i", "ɩ": "i", "ο": "o", "α": "a", "ε": "e", "ι": "i", "κ": "k", "ν": "v",
     "ρ": "p", "τ": "t", "υ": "u", "χ": "x", "ϲ": "c", "ϳ": "j", "β": "b", "η": "n", "μ": "u", "ω": "w",
+    "ᴀ": "a", "ʙ": "b", "ᴄ": "c", "ᴅ": "d", "ᴇ": "e", "ɢ": "g", "ʜ": "h", "ɪ": "i", "ᴊ": "j", "ᴋ": "k", "ʟ": "l",
+    "ᴍ": "m", "ɴ": "n", "ᴏ": "o", "ᴘ": "p", "ʀ": "r", "ꜱ": "s", "ᴛ": "t", "ᴜ": "u", "ᴠ": "v", "ᴡ": "w", "ʏ": "y",
+    "ᴢ": "z",
 })
 # What OCR (or a writer dodging filters) puts for a keyword's letter; words of FUZZY_FROM letters or more
 # only ("Hi Al," is a greeting, not "hi AI,").
@@ -85,6 +90,8 @@ FUZZY_FROM = 3
 OCR = {"i": "[i1l|!]", "l": "[l1i|]", "o": "[o0]", "e": "[e3]", "a": "[a4@]", "s": "[s5$]", "t": "[t7]",
        "g": "[g9]", "m": "(?:m|rn)"}
 LINE_HYPHEN = re.compile(r"[-‐‑]\s*\n\s*")
+SPACED = re.compile(r"(?<![^\W_])(?:[^\W_][ .·*_-]){3,}[^\W_](?![^\W_])")  # "i g n o r e", "i.g.n.o.r.e"
+SPACED_BY = re.compile(r"[ .·*_-]")
 LINE_BREAK = re.compile(r"[^\S\n]*\n\s*")
 SPACES = re.compile(r"[^\S\n]+")
 _ = r"[^\w(){}\[\]=;]{1,3}"  # between words: a space, punctuation, a line break; not code's brackets
@@ -96,9 +103,10 @@ def fold(text: str) -> str:
     Line breaks stay (one each), so a sentence still starts at one; the
     patterns step over them between words like over a space.
     """
-    text = unicodedata.normalize("NFKC", text)
-    text = "".join(c for c in text if unicodedata.category(c) != "Cf")
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(c for c in text if unicodedata.category(c) not in ("Cf", "Mn"))
     text = LINE_HYPHEN.sub("", text.casefold().translate(LOOK_ALIKES))
+    text = SPACED.sub(lambda m: SPACED_BY.sub("", m.group()), text)
     return SPACES.sub(" ", LINE_BREAK.sub("\n", text)).strip()
 
 
