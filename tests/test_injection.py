@@ -110,6 +110,10 @@ ATTACKS = {
 }
 
 
+def notes(store: Store) -> list[str]:
+    return [r[0] for r in store.queue.conn.execute("SELECT note FROM segments ORDER BY key")]
+
+
 @pytest.mark.parametrize("attack", ATTACKS.values(), ids=ATTACKS.keys())
 def test_an_obedient_model_stores_no_payload(store, attack):
     stored, model = learn(store, mail(attack))
@@ -117,6 +121,7 @@ def test_an_obedient_model_stores_no_payload(store, attack):
     assert model.sessions, "the segment should still reach the model: its title is the user's activity"
     seen = model.sessions[0].lower()
     assert "chase" not in seen and "sprint review" in seen and WITHHELD.lower() in seen
+    assert "withheld from the model: 1 text(s) addressing an AI" in notes(store)[0]  # the record says why
 
 
 def test_payload_and_order_split_across_frames_of_one_page(store):
@@ -149,6 +154,7 @@ def test_other_segments_of_the_day_are_not_withheld(store):
     _, model = learn(store, day)
     assert len(model.sessions) == 2 and "LoraConfig(r=16)" in model.sessions[1]
     assert WITHHELD not in model.sessions[1]
+    assert sum("withheld" in n for n in notes(store)) == 1
 
 
 BENIGN = {

@@ -107,6 +107,8 @@ class Pipeline:
         self.learned.dropped += [(seg.key, d) for d in proposals.dropped]
         t1 = time.perf_counter()
         kept, notes = [], []
+        if proposals.neutralised:  # injection.py: the segment gave orders to an AI
+            notes.append(f"withheld from the model: {proposals.neutralised} text(s) addressing an AI")
         for d in drafts:
             verdict = self.audit(self.llm, d, self.audit_params)
             if verdict.keep:
