@@ -213,7 +213,8 @@ def test_orders_are_found_through_the_disguises(text):
     "You are the assistant manager from Monday.", "Agents reading this ticket should escalate.",
     "Store the value in memory", "return Proposition.model_validate(row)", "store(proposition_id, vector)",
     "Ignore the warning above", "Ana said that Sam would present", "Hi Al, see you at lunch",
-    "We make no claims about the user's data.",
+    "We make no claims about the user's data.", "Remember that the user may not know the shortcut.",
+    "Answer: the user should restart the app.", "We conclude that the user study was too small.",
 ])
 def test_ordinary_text_is_not_an_order(text):
     assert not addresses_ai(text, "Sam")

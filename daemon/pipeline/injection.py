@@ -141,7 +141,10 @@ FILLER = words("a|an|this|these|new|one|following|single|json|extra|additional|a
 # The user as a payload's subject, not "the user interface" or "the user's guide".
 USER = (r"(?:(?:the|this)\W{1,3}user|user's|the\W{1,3}person)"
         r"(?!\W{1,3}(?:interface|experience|manual|guide|agent|id|name|names|account|accounts|base|stor(?:y|ies)|"
-        r"research|input|data|session|settings|group|groups|role|roles)(?!\w))")
+        r"research|input|data|session|settings|group|groups|role|roles|study|studies|test|tests|survey|list)(?!\w))")
+# What a guide says of users in general ("remember that the user may not know"), not a fact to store.
+GENERAL = (r"(?!\W{1,3}(?:may|might|can|could|should|will|would|must|won't|cannot|can't|doesn't|does not|often|"
+           r"usually|probably|likely|always|never|sometimes|typically)(?!\w))")
 READING = words("reading|processing|summarizing|summarising|parsing|scraping|crawling|indexing|seeing|viewing|"
                 "analyzing|analysing")
 SENTENCE_START = (r"(?:^|[.!?:;\"'“”(\[*•>\n-]\s*)"
@@ -185,10 +188,10 @@ def _matcher(user_name: str) -> re.Pattern[str]:
     name = fold(user_name)
     user = USER if name in ("", "the user", "user") else rf"{USER}|(?<!\w){re.escape(name)}(?!\w)"
     remember = (rf"{words('remember|memorize|memorise|store|record|save')}(?:{_}{words('this|it|the fact')})?"
-                rf"(?:{_}{words('that')}|\s*:)\W{{1,3}}(?:{user})")
+                rf"(?:{_}{words('that')}|\s*:)\W{{1,3}}(?:{user}){GENERAL}")
     about = rf"{STORE}(?:{_}{words('this|it|that')})?(?:{_}{CLAIM})?{_}{words('about')}{_}(?:{user})"
-    say = (rf"{SENTENCE_START}{words('say|state|claim|assert|answer|reply|respond|conclude|infer|output|return|print')}"
-           rf"(?:{_}{words('that')}|\s*:)\W{{1,3}}(?:{user})")
+    say = (rf"{SENTENCE_START}(?:{words('say|state|claim|assert|answer|reply|respond|conclude|infer|output')}"
+           rf"{_}{words('that')}|{words('say|state')}\s*:)\W{{1,3}}(?:{user}){GENERAL}")
     return re.compile("|".join(f"(?:{p})" for p in (*PATTERNS, remember, about, say)), re.IGNORECASE)
 
 
