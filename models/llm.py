@@ -96,6 +96,8 @@ class LLM(Protocol):
 
     def complete_json(self, prompt: Prompt, schema: type[T], *, max_tokens: int = 512) -> T: ...
 
+    def load(self) -> None: ...
+
 
 def as_messages(prompt: Prompt) -> list[Message]:
     return [{"role": "user", "content": prompt}] if isinstance(prompt, str) else list(prompt)
@@ -119,6 +121,10 @@ class _SchemaLLM:
     def _generate(self, messages: list[Message], schema: dict[str, Any], max_tokens: int,
                   attempt: int) -> tuple[str, CallStats]:
         raise NotImplementedError
+
+    def load(self) -> None:
+        """Get ready now, before any work is charged to the model: a bad model file is the model's fault,
+        not the first segment's. Nothing to do for a remote model."""
 
     def complete_json(self, prompt: Prompt, schema: type[T], *, max_tokens: int = 512) -> T:
         messages = as_messages(prompt)
@@ -269,6 +275,9 @@ class LlamaCppLLM(_SchemaLLM):
                     keep_prefix_states(llama, self.prefix_cache_mb << 20)
                 self._llama = llama
             return self._llama
+
+    def load(self) -> None:
+        self.model()
 
     def forget_prefixes(self) -> None:
         """Drop the saved prompt states and the context's tokens: the next call evaluates its whole prompt.
