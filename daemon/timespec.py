@@ -10,7 +10,7 @@ local zone (the `TZ` environment variable, else the system's).
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
@@ -44,3 +44,14 @@ def parse_span(spec: str) -> timedelta:
     if match := _RELATIVE.match(spec.lower()):
         return timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
     raise ValueError(f"cannot read duration {spec!r}: use e.g. 30m, 2h, 1d")
+
+
+def utc_offset_minutes(at: datetime | None = None) -> int:
+    """The local zone's offset from UTC, in minutes: what turns a stored UTC time into the user's calendar day."""
+    offset = (at or datetime.now(UTC)).astimezone().utcoffset()
+    return int(offset.total_seconds() // 60) if offset else 0
+
+
+def local_day(value: datetime, offset_minutes: int) -> date:
+    """The user's calendar day of a UTC time, at a given offset (one evening is one day, wherever UTC midnight falls)."""
+    return (value.astimezone(UTC) + timedelta(minutes=offset_minutes)).date()

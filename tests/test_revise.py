@@ -6,6 +6,7 @@ model's decisions are tested at the end, on a contradiction and a rejected claim
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -13,7 +14,7 @@ import pytest
 
 from tacitd.daemon.pipeline.queue import Add, Link, Revise, apply, enqueue
 from tacitd.daemon.pipeline.revise import (
-    Relation, ReviseParams, cosine, decide, related, revise, specific_difference,
+    Relation, ReviseParams, cosine, decide, raised_support, related, revise, specific_difference,
 )
 from tacitd.memory.types import Observation, Proposition
 from tacitd.models.llm import Usage
@@ -281,3 +282,19 @@ def test_the_model_never_rewrites_what_the_user_said(store, embed, relation):
     assert current.text == said and current.source == "user" and current.version == 1
     linked = {o.id for o in store.evidence_for(pid)}
     assert (set(later) <= linked) == (relation == "refines")  # a refinement supports it; a contradiction does not
+
+
+@pytest.mark.parametrize(("zone", "days"), [("America/Los_Angeles", 1), ("UTC", 2)])
+def test_support_days_are_the_users_calendar_days(store, embed, monkeypatch, zone, days):
+    """15:00 and 19:00 on one Los Angeles afternoon are 23:00Z and 03:00Z: two UTC days, one day for the user,
+    so seeing it again that evening must not raise confidence as if on another day."""
+    first = datetime(2026, 11, 20, 23, 0, tzinfo=UTC)
+    old = stored(store, embed, "Sam is training a reward model in PyTorch", when=first)
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
+    try:
+        support = raised_support(store, old.id, first + timedelta(hours=4))
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert (support.sessions, support.days) == (2, days)

@@ -57,6 +57,7 @@ from tacitd.memory.types import Proposition, SearchFilters, Support
 from tacitd.memory.vectors import Vector
 from tacitd.models.llm import LLM
 
+from ..timespec import local_day, utc_offset_minutes
 from .confidence import ConfidenceParams, confidence
 from .queue import Action, Add, Link, Revise
 
@@ -226,10 +227,16 @@ def decide(llm: LLM | None, draft: Proposition, candidates: Sequence[tuple[Propo
 
 
 def raised_support(store: Store, target_id: int, when: datetime, session_new: bool = True) -> Support:
-    """The target's support once this segment's evidence is linked: one more session, maybe one more day."""
-    support = store.queue.support([target_id])[target_id]
-    days = {o.captured_at.date() for o in store.evidence_for(target_id, limit=10_000)}
-    return Support(sessions=support.sessions + int(session_new), days=support.days + int(when.date() not in days),
+    """The target's support once this segment's evidence is linked: one more session, maybe one more day.
+
+    Days are the user's calendar days, as the TUI and `tacit show` count them: in UTC, one evening
+    west of Greenwich spans two days and would raise confidence as if seen on two.
+    """
+    offset = utc_offset_minutes(when)
+    support = store.queue.support([target_id], offset)[target_id]
+    days = {local_day(o.captured_at, offset) for o in store.evidence_for(target_id, limit=10_000)}
+    new_day = local_day(when, offset) not in days
+    return Support(sessions=support.sessions + int(session_new), days=support.days + int(new_day),
                    confirmed=support.confirmed)
 
 
