@@ -160,7 +160,7 @@ class InProcess:
 
     def context(self, q: str) -> None:
         s = self.services
-        ops.context(s.store(), s.settings, q, BUDGET, s.embed(q, query=True))
+        ops.context(s.store(), s.settings, q, BUDGET, lambda text: s.embed(text, query=True))
 
 
 def one_client(inproc: InProcess, socket_path: Path, questions: list[str]) -> dict[str, Any]:

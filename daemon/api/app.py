@@ -159,8 +159,7 @@ def _reading_routes(app: FastAPI, services: Services) -> None:
                 format: Literal["json", "markdown"] = "json") -> Any:
         """What tacit knows that is relevant to `q` (a profile when empty), within the token budget."""
         store = services.store()
-        embedding = services.embed(q, query=True) if q.strip() else None
-        block = ops.context(store, services.settings, q, budget_tokens, embedding)
+        block = ops.context(store, services.settings, q, budget_tokens, lambda text: services.embed(text, query=True))
         if format == "markdown":
             return PlainTextResponse(block.markdown, media_type="text/markdown; charset=utf-8")
         return _json(block)
