@@ -29,7 +29,9 @@ tuning half and a held-out half. The floor is CHOSEN ON THE TUNING HALF by
 `RULE` and reported on the held-out half, beside the hand-picked `BEFORE`;
 both for the query embedded as asked (as_asked, before) and without the
 user's name (name_removed, what ops.context embeds now: `ops.without_name`).
-`other_drops` shows what the rule would choose if it allowed other recall
+`held_out_change_before_to_now` is the change per question from before (the
+name in the query, BEFORE) to now (ops.context as it is), with paired
+bootstrap 95% intervals. `other_drops` shows what the rule would choose if it allowed other recall
 drops. `separation` gives the best hit's relevance (and its parts) for answerable and
 unanswerable questions, with the AUC of telling them apart by it.
 
@@ -81,31 +83,45 @@ def searched(path: Path, keys: dict[int, str], queries: Sequence[sam.Query], qve
                 for i, q in enumerate(queries)]
 
 
-def measure(hits: list[list[Hit]], keys: dict[int, str], queries: Sequence[sam.Query], min_relevance: float,
-            relative: float) -> dict[str, Any]:
-    """The block's relevant lines under one floor: answerable recall and unanswerable silence."""
-    recall, answered, lines, precision, empty, wrong, near_empty, far_empty = [], [], [], [], [], [], [], []
+def per_question(hits: list[list[Hit]], keys: dict[int, str], queries: Sequence[sam.Query], min_relevance: float,
+                 relative: float) -> dict[str, np.ndarray]:
+    """Each question's figures under one floor (answerable: recall, answered, lines, precision; else empty, wrong)."""
+    out: dict[str, list[float]] = {k: [] for k in ("recall", "answered", "lines", "precision", "empty", "wrong")}
     for q, qhits in zip(queries, hits, strict=True):
         shown = [keys[h.proposition.id] for h in ops.relevant(qhits, min_relevance, relative)]
         if q.relevant:
             right = set(shown) & set(q.relevant)
-            recall.append(len(right) / len(q.relevant))
-            answered.append(bool(right))
-            lines.append(len(shown))
-            precision.append(len(right) / len(shown) if shown else 0.0)
+            out["recall"].append(len(right) / len(q.relevant))
+            out["answered"].append(float(bool(right)))
+            out["lines"].append(len(shown))
+            out["precision"].append(len(right) / len(shown) if shown else 0.0)
         else:
-            empty.append(not shown)
-            wrong.append(len(shown))
-            (near_empty if q.kind == "none_near" else far_empty).append(not shown)
+            out["empty"].append(float(not shown))
+            out["wrong"].append(len(shown))
+    return {k: np.array(v, dtype=float) for k, v in out.items()}
+
+
+def measure(hits: list[list[Hit]], keys: dict[int, str], queries: Sequence[sam.Query], min_relevance: float,
+            relative: float) -> dict[str, Any]:
+    """The block's relevant lines under one floor: answerable recall and unanswerable silence."""
+    v = per_question(hits, keys, queries, min_relevance, relative)
+    near = np.array([q.kind == "none_near" for q in queries if not q.relevant], dtype=bool)
     return {"min_relevance": min_relevance, "relative_relevance": relative,
-            "answerable": {"n": len(recall), "recall": _mean(recall), "answered": _mean(answered),
-                           "lines": _mean(lines), "precision": _mean(precision)},
-            "unanswerable": {"n": len(empty), "empty": _mean(empty), "wrong_lines": _mean(wrong),
-                             "near_empty": _mean(near_empty), "far_empty": _mean(far_empty)}}
+            "answerable": {"n": len(v["recall"]), "recall": _mean(v["recall"]), "answered": _mean(v["answered"]),
+                           "lines": _mean(v["lines"]), "precision": _mean(v["precision"])},
+            "unanswerable": {"n": len(v["empty"]), "empty": _mean(v["empty"]), "wrong_lines": _mean(v["wrong"]),
+                             "near_empty": _mean(v["empty"][near]), "far_empty": _mean(v["empty"][~near])}}
 
 
-def _mean(values: Sequence[float | bool]) -> float:
-    return round(float(np.mean(values)), 3) if values else 0.0
+def change(before: dict[str, np.ndarray], after: dict[str, np.ndarray], seed: int = 0) -> dict[str, Any]:
+    """after - before on the same questions, each with a paired bootstrap 95% interval (questions resampled)."""
+    rng = np.random.default_rng(seed)
+    return {key: embed_quality.interval(after[key] - before[key], rng)
+            for key in ("recall", "answered", "lines", "empty", "wrong")}
+
+
+def _mean(values: np.ndarray) -> float:
+    return round(float(values.mean()), 3) if len(values) else 0.0
 
 
 def grid(hits: list[list[Hit]], keys: dict[int, str], queries: Sequence[sam.Query]) -> list[dict[str, Any]]:
@@ -210,6 +226,11 @@ def run(cache: Path, vector_cache: Path | None) -> dict[str, Any]:
                                row["unanswerable"]["empty"], row["unanswerable"]["wrong_lines"]]
                               for row in grid(held_hits, keys, held)],
         }
+    held_hits = {variant: on(variant, held_ix) for variant in embedded}
+    out["held_out_change_before_to_now"] = {
+        "before": "as_asked with BEFORE", "now": "name_removed with the ops constants",
+        "after_minus_before": change(per_question(held_hits["as_asked"], keys, held, *BEFORE),
+                                     per_question(held_hits["name_removed"], keys, held, *current))}
     out["grid_columns"] = ["min_relevance", "relative_relevance", "answerable_recall", "unanswerable_empty",
                            "unanswerable_wrong_lines"]
     return out
