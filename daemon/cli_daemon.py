@@ -43,8 +43,11 @@ def _socket(app: App) -> Path:
 @click.command()
 @click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
               help="Overrides [daemon] log_level. Observation text is never logged at INFO or above.")
+@click.option("--log-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the log, and what the model prints, to this file instead of stderr, rotated at "
+                   "[daemon] log_max_mb with log_backups old files kept (what `tacit start` does).")
 @pass_app
-def daemon(app: App, log_level: str | None) -> None:
+def daemon(app: App, log_level: str | None, log_file: Path | None) -> None:
     """Run the daemon in the foreground (what `tacit start` and the service run). Ctrl-C stops it."""
     from .runtime import run_daemon
 
@@ -57,7 +60,7 @@ def daemon(app: App, log_level: str | None) -> None:
 
     try:
         code = run_daemon(settings_now(app.settings), reload=lambda: settings_now(
-            load_settings(params.get("config_path"), data_dir=params.get("data_dir"))))
+            load_settings(params.get("config_path"), data_dir=params.get("data_dir"))), log_file=log_file)
     except lifecycle.LifecycleError as exc:
         raise click.ClickException(str(exc)) from exc
     raise SystemExit(code)

@@ -92,6 +92,9 @@ class DaemonSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_max_mb: float = Field(default=5.0, gt=0,
+                              description="size of the log file (--log-file) before it is rotated; read at start")
+    log_backups: int = Field(default=2, ge=1, description="rotated log files kept beside the current one")
     pipeline: bool = Field(default=True, description="run the model child; off: capture and serve only")
     user_name: str = Field(default="the user", description="how the model refers to you in claims")
     flush_interval_s: float = Field(default=60.0, ge=1, description="how often queued observations are processed")

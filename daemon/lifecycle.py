@@ -6,13 +6,16 @@ by kill -9, so a pidfile whose lock nobody holds is stale, whatever pid it
 names (a reused pid cannot fool it). `tacit start` and `tacit daemon`
 take the lock; `tacit stop` and `tacit status` only test it.
 
-`start` runs `tacit daemon` in a new session (setsid), its output appended
-to the log file in the data dir, and returns once the API socket answers.
+`start` runs `tacit daemon --log-file` in a new session (setsid) and
+returns once the API socket answers. The daemon writes its log, rotated
+(daemon/logs.py), to the file in the data dir; what it prints before that
+(a config error, a failed import) is appended to the same file.
 `stop` sends SIGTERM and waits for the lock to be released.
 """
 
 from __future__ import annotations
 
+import glob
 import os
 import platform
 import plistlib
@@ -123,9 +126,10 @@ def refuse_if_running(pid_path: Path) -> None:
         raise LifecycleError(f"tacit is already running (pid {state.pid}); `tacit stop` stops it")
 
 
-def daemon_command(cli_args: list[str]) -> list[str]:
+def daemon_command(cli_args: list[str], log_path: Path) -> list[str]:
     """How to run `tacit daemon` with this interpreter (the console script may not be on PATH)."""
-    return [sys.executable, "-c", "from tacitd.daemon.cli import main; main()", *cli_args, "daemon"]
+    return [sys.executable, "-c", "from tacitd.daemon.cli import main; main()", *cli_args, "daemon",
+            "--log-file", str(log_path)]
 
 
 def start_detached(cli_args: list[str], log_path: Path, pid_path: Path, ready: Callable[[int], bool],
@@ -133,31 +137,39 @@ def start_detached(cli_args: list[str], log_path: Path, pid_path: Path, ready: C
     """Run the daemon in its own session and wait until `ready(pid)` (that daemon answers); returns its pid."""
     refuse_if_running(pid_path)
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    offset = log_path.stat().st_size if log_path.exists() else 0
     with open(log_path, "ab") as log, open(os.devnull, "rb") as devnull:
         os.chmod(log_path, 0o600)
-        proc = subprocess.Popen(daemon_command(cli_args), stdin=devnull, stdout=log, stderr=log,
+        since = os.fstat(log.fileno())
+        proc = subprocess.Popen(daemon_command(cli_args, log_path), stdin=devnull, stdout=log, stderr=log,
                                 start_new_session=True, close_fds=True)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise LifecycleError(f"the daemon exited with status {proc.returncode} before it answered:\n"
-                                 f"{_log_tail(log_path, offset)}")
+                                 f"{_log_tail(log_path, since)}")
         if ready(proc.pid):
             return proc.pid
         time.sleep(0.1)
     raise LifecycleError(f"the daemon (pid {proc.pid}) did not answer within {timeout_s:.0f} s; "
-                         f"its log is {log_path}:\n{_log_tail(log_path, offset)}")
+                         f"its log is {log_path}:\n{_log_tail(log_path, since)}")
 
 
-def _log_tail(path: Path, offset: int, lines: int = 15) -> str:
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(offset)
-            text = fh.read().decode("utf-8", "replace")
-    except OSError:
-        return ""
-    return "\n".join(text.splitlines()[-lines:])
+def _log_tail(path: Path, since: os.stat_result, lines: int = 15) -> str:
+    """The last lines written to the log after `since` (its stat then), also when it was rotated meanwhile."""
+    rotated = sorted(path.parent.glob(f"{glob.escape(path.name)}.[0-9]*"),
+                     key=lambda p: -int(p.suffix[1:]) if p.suffix[1:].isdigit() else 0)
+    text, reached = b"", False
+    for candidate in [*rotated, path]:  # oldest first; the file `since` describes may be any of them by now
+        try:
+            with open(candidate, "rb") as fh:
+                if os.fstat(fh.fileno()).st_ino == since.st_ino:
+                    fh.seek(since.st_size)
+                    text, reached = fh.read(), True
+                elif reached:
+                    text += fh.read()
+        except OSError:
+            continue
+    return "\n".join(text.decode("utf-8", "replace").splitlines()[-lines:])
 
 
 @dataclass(frozen=True)
@@ -233,11 +245,11 @@ def launchd_plist(command: list[str], env: dict[str, str], log_path: Path) -> by
     """A launch agent: started at login, restarted if it exits with an error."""
     plist: dict[str, object] = {
         "Label": LAUNCHD_LABEL,
-        "ProgramArguments": [*command, "daemon"],
+        "ProgramArguments": [*command, "daemon", "--log-file", str(log_path)],  # rotated by the daemon
         "RunAtLoad": True,
         "KeepAlive": {"SuccessfulExit": False},
         "ProcessType": "Background",
-        "StandardOutPath": str(log_path),
+        "StandardOutPath": str(log_path),  # what it prints before it opens its log (a config error)
         "StandardErrorPath": str(log_path),
         "ExitTimeOut": 15,
         "Umask": 0o077,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import faulthandler
 import logging
 import os
 import signal
@@ -46,7 +47,7 @@ from tacitd.observers.base import Supervisor
 from . import ops
 from .cli_storage import run_gc
 from .config import Settings, load_settings
-from .logs import setup_logging
+from .logs import LogPump, setup_logging
 from .observe import build_observers
 from .pipeline import stats
 from .pipeline.queue import enqueue
@@ -329,9 +330,8 @@ class Daemon:
                     result = await asyncio.to_thread(fn)
                 self.jobs[name] = {"last_run": started.isoformat(), "ok": True, "result": result}
                 log.log(logging.INFO if name in NOTEWORTHY else logging.DEBUG, "job %s: %s", name, result)
-            except asyncio.CancelledError:
+            except asyncio.CancelledError:  # not re-raised: APScheduler would log it as a failure, traceback and all
                 log.debug("job %s: interrupted by the shutdown (its thread finishes on its own)", name)
-                raise
             except Exception as exc:
                 self.jobs[name] = {"last_run": started.isoformat(), "ok": False, "error": f"{type(exc).__name__}: {exc}"}
                 log.exception("job %s failed", name)
@@ -404,10 +404,17 @@ def private_data(settings: Settings) -> None:
             os.chmod(path, 0o600)
 
 
-def run_daemon(settings: Settings, reload: Callable[[], Settings] | None = None) -> int:
-    """Foreground: take the pidfile, run until stopped, release it."""
+def run_daemon(settings: Settings, reload: Callable[[], Settings] | None = None,
+               log_file: Path | None = None) -> int:
+    """Foreground: take the pidfile, run until stopped, release it.
+
+    With `log_file`, everything the daemon and its children print goes to that file, rotated (logs.LogPump).
+    """
     from .lifecycle import PidFile
 
+    if log_file is not None:
+        LogPump(log_file, settings.daemon.log_max_mb, settings.daemon.log_backups)
+    faulthandler.enable()  # the embedder's llama.cpp runs in this process: a crash leaves its stack in the log
     setup_logging(settings.daemon.log_level)
     private_data(settings)
     pidfile = PidFile(settings.pid_path)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import faulthandler
 import logging
 import multiprocessing
 import os
@@ -57,6 +58,7 @@ class _Stop(Exception):
 def child_main(settings: Settings, conn: Connection) -> None:
     """Entry point of the model child (multiprocessing spawn)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal is the daemon's to handle
+    faulthandler.enable()  # a llama.cpp crash (SIGSEGV, SIGABRT) leaves the Python stack in the log
     setup_logging(settings.daemon.log_level)
     try:
         pipeline, info = _load(settings)

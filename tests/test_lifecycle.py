@@ -177,7 +177,8 @@ def test_launchd_plist_is_a_valid_agent(tmp_path):
     path = lifecycle.write_service(target, ["/usr/local/bin/tacit"], {"TACIT_DATA_DIR": "/data"}, tmp_path / "d.log")
     plist = plistlib.loads(path.read_bytes())
     assert plist["Label"] == "io.tacit.daemon"
-    assert plist["ProgramArguments"] == ["/usr/local/bin/tacit", "daemon"]
+    # It rotates its own log; launchd's StandardErrorPath only gets what it prints before it opens it.
+    assert plist["ProgramArguments"] == ["/usr/local/bin/tacit", "daemon", "--log-file", str(tmp_path / "d.log")]
     assert plist["RunAtLoad"] is True and plist["KeepAlive"] == {"SuccessfulExit": False}
     assert plist["EnvironmentVariables"] == {"TACIT_DATA_DIR": "/data"}
     assert plist["StandardErrorPath"] == str(tmp_path / "d.log")

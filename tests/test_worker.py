@@ -54,6 +54,7 @@ def test_a_child_that_crashes_on_every_try_is_restarted_and_its_segment_quaranti
             [entry] = client.quarantine_list()
         assert "ended the process" in entry.error and entry.next_try_at is None and entry.tries == 2
         assert d.status()["daemon"]["pid"] == d.pid  # the daemon itself never went down
+    assert "Fatal Python error: Segmentation fault" in d.log_text()  # where the child was when it crashed
 
 
 def test_a_child_that_crashes_once_is_retried_and_the_segment_processed(tmp_path):
