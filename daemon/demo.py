@@ -37,7 +37,7 @@ from .api.client import TacitClient
 from .api.schemas import ObservationIn
 from .render import safe
 
-QUESTIONS = ("What machine learning work is Sam doing, and with which dataset?",
+QUESTIONS = ("What machine learning work is Sam doing?",
              "Is Sam planning any travel?")
 USER = "Sam"
 BUDGET_TOKENS = 150  # about four lines each: the most relevant come first
