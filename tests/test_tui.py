@@ -10,6 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import os
+import signal
+import socket
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -19,7 +22,7 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
-from daemon_proc import DaemonProc, running_daemon, wait_until
+from daemon_proc import DaemonProc, running_daemon, short_socket_dir, wait_until
 
 from textual.widgets import Static
 
@@ -29,14 +32,15 @@ from tacitd.daemon.backends import build_embedder
 from tacitd.daemon.config import load_settings
 from tacitd.memory.store import Store
 from tacitd.memory.types import Observation
-from tacitd.tui.app import TacitApp
+from tacitd.tui.app import STATUS_EVERY_S, STATUS_TIMEOUT_S, TacitApp
 from tacitd.tui.screens.beliefs import BeliefsScreen
 from tacitd.tui.screens.confirm import ConfirmScreen
 from tacitd.tui.screens.detail import DetailScreen
 from tacitd.tui.screens.down import DaemonDownScreen
+from tacitd.tui.screens.help import HelpScreen
 from tacitd.tui.screens.pause import PauseScreen
 from tacitd.tui.screens.text_prompt import TextPromptScreen
-from tacitd.tui.widgets.belief_table import BeliefTable
+from tacitd.tui.widgets.belief_table import WHY_WIDTH, BeliefTable
 from tacitd.tui.format import local
 from tacitd.tui.widgets.detail_pane import DetailPane, evidence_text
 from tacitd.tui.widgets.status_bar import StatusBar, status_text
@@ -101,6 +105,11 @@ def plain(widget: Static) -> str:
     console = Console(file=io.StringIO(), width=SIZE[0], color_system=None)
     console.print(widget.content)
     return console.file.getvalue()
+
+
+def footer(pilot) -> dict[str, str]:
+    """The keys the footer shows on the screen in view: key -> description."""
+    return {k.key: k.description for k in pilot.app.screen.query("FooterKey")}
 
 
 def table(pilot) -> BeliefTable:
@@ -191,16 +200,31 @@ def test_search_narrows_as_you_type_and_says_why_each_hit_matched(seeded):
     async def scenario(pilot) -> None:
         listing = await loaded(pilot)
         await pilot.press("slash", *"Lisbon")
-        await until(pilot, lambda: table(pilot).with_why and table(pilot).row_count, "search results")
+        await until(pilot, lambda: table(pilot).with_why and table(pilot).row_count and table(pilot).region.height,
+                    "search results, laid out")
         hits = table(pilot)
         assert hits.current_id == lisbon and hits.row_count < listing.row_count
         assert hits.region.height > 0 and listing.region.height == 0  # the hits replace the listing on screen
         why = " ".join(hits.beliefs[lisbon].why)
         assert "words matched 1/1 (lisbon)" in why
         assert "lisbon" in hits.get_cell(str(lisbon), "why").__rich__().plain.lower()
+
+        # the column has room for the start of the reasons; the hit's detail shows every one of them, whole
+        reasons = hits.beliefs[lisbon].why
+        assert len("; ".join(reasons)) > WHY_WIDTH
+        await pilot.press("enter")  # from the search box to the hits
+        await open_detail(pilot, lisbon)
+        shown = plain(pilot.app.screen.query_one("#detail-why", Static))
+        assert "Why it matched “Lisbon”" in shown
+        assert [line.removeprefix("• ").strip() for line in shown.splitlines()[1:] if line.strip()] == list(reasons)
+        await pilot.press("escape")
+        await until(pilot, lambda: pilot.app.screen.table is hits, "back to the hits")
+
         await pilot.press("escape")  # clears the search: the whole listing is back
         await until(pilot, lambda: table(pilot) is listing and listing.region.height > 0, "the full listing again")
         assert listing.row_count == pilot.app.screen.total
+        await open_detail(pilot, lisbon)  # not from a search: no "why it matched"
+        assert not pilot.app.screen.query_one("#detail-why", Static).display
 
     run(TacitApp(d.socket), scenario)
 
@@ -359,16 +383,19 @@ def test_pause_for_an_hour_then_resume(daemon_with):
         await loaded(pilot)
         bar = pilot.app.screen.query_one(StatusBar)
         await until(pilot, lambda: "● up" in plain(bar), "the status bar")
+        assert footer(pilot).get("p") == "Pause"
         await pilot.press("p")
         await until(pilot, lambda: isinstance(pilot.app.screen, PauseScreen), "the duration choice")
         await pilot.press("down", "enter")  # the second choice: 1 hour
         await until(pilot, lambda: "paused until" in plain(bar), "the paused status")
+        await until(pilot, lambda: footer(pilot).get("p") == "Resume", "the footer to offer Resume")
         status = await asyncio.to_thread(client.status)
         assert status.paused
         left = (status.paused_until - status.paused_until.now(status.paused_until.tzinfo)).total_seconds()
         assert 3500 < left <= 3600
         await pilot.press("p")  # paused: p resumes
         await until(pilot, lambda: "paused" not in plain(bar), "the resumed status")
+        await until(pilot, lambda: footer(pilot).get("p") == "Pause", "the footer to offer Pause again")
 
     run(TacitApp(d.socket), scenario)
     assert not client.status().paused
@@ -393,6 +420,57 @@ def test_no_daemon_shows_how_to_start_it_and_recovers_when_it_starts(daemon_with
         await loaded(pilot)
 
     run(TacitApp(d.socket), scenario)
+
+
+NOT_ANSWERING_WITHIN_S = STATUS_EVERY_S + STATUS_TIMEOUT_S + 3  # the next poll, its timeout, and some slack
+
+
+def test_a_stopped_daemon_reads_not_answering_within_seconds_and_up_again_when_it_continues(daemon_with):
+    """kill -STOP: the socket still takes connections, nothing replies; the status bar must not say up."""
+    d, _ = daemon_with
+
+    async def scenario(pilot) -> None:
+        await loaded(pilot)
+        bar = pilot.app.screen.query_one(StatusBar)
+        await until(pilot, lambda: "● up" in plain(bar), "the status bar")
+        os.kill(d.pid, signal.SIGSTOP)
+        try:
+            await until(pilot, lambda: "not answering" in plain(bar), "the not-answering status",
+                        timeout=NOT_ANSWERING_WITHIN_S)
+            assert "● up" not in plain(bar) and "last reply" in plain(bar)
+            await pilot.press("question_mark")  # the UI thread is free meanwhile: keys work at once
+            await until(pilot, lambda: isinstance(pilot.app.screen, HelpScreen), "the help screen", timeout=2)
+            await pilot.press("escape")
+            await until(pilot, lambda: isinstance(pilot.app.screen, BeliefsScreen), "the list again", timeout=2)
+        finally:
+            os.kill(d.pid, signal.SIGCONT)
+        await until(pilot, lambda: "● up" in plain(bar), "up again", timeout=NOT_ANSWERING_WITHIN_S)
+        assert "not answering" not in plain(bar)
+
+    run(TacitApp(d.socket), scenario)
+
+
+def test_a_socket_that_takes_the_connection_but_never_answers_is_not_shown_as_up(tmp_path):
+    """A listening socket nobody accepts on: connections succeed (the backlog), replies never come."""
+    path = short_socket_dir() / "hung.sock"
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(path))
+    server.listen(16)
+
+    async def scenario(pilot) -> None:
+        bar = pilot.app.screen.query_one(StatusBar)
+        await until(pilot, lambda: "not answering" in plain(bar), "the not-answering status",
+                    timeout=STATUS_TIMEOUT_S + 3)
+        assert "no reply yet" in plain(bar) and "● up" not in plain(bar)
+        assert isinstance(pilot.app.screen, BeliefsScreen)  # something is there: not the "not running" screen
+        server.close()  # the listing request, still waiting, fails now, so the app quits at once
+
+    try:
+        run(TacitApp(path), scenario)
+    finally:
+        server.close()
+        path.unlink()
+        path.parent.rmdir()
 
 
 def test_starting_without_a_daemon_shows_the_start_command_not_a_traceback(tmp_path):

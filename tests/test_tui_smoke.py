@@ -99,9 +99,11 @@ def test_tacit_tui_in_a_terminal_lists_searches_opens_and_confirms(tui_pane):
     assert "Sam prefers dark mode" not in narrowed
     assert narrowed.index("Sam plans a trip to Lisbon") < narrowed.index("matches for")  # the hit is listed
 
-    pane.keys("Enter")  # from the search box to the hits
+    pane.keys("Enter")  # from the search box to the hits: the belief keys are back in the footer
+    pane.shows("c Confirm")  # (a second Enter sent at once can reach the search box before the focus moves)
     pane.keys("Enter")  # open the detail
-    pane.shows("Flights to Lisbon — Mozilla Firefox", "Evidence (1)", "History (1 version)", "Return flights")
+    pane.shows("Flights to Lisbon — Mozilla Firefox", "Evidence (1)", "History (1 version)", "Return flights",
+               "Why it matched “Lisbon”")
 
     lisbon = ids[1]
     assert tacit_show(d, lisbon)["feedback"] == []

@@ -4,7 +4,10 @@ The app talks to the running daemon only through `TacitClient`. Every call
 runs in a thread worker (`TacitApp.call`), so a slow or dead daemon never
 freezes the screen; results come back to the UI thread through callbacks.
 A call that finds no daemon switches to the "daemon is not running" screen,
-which keeps retrying and steps aside when the daemon comes back.
+which keeps retrying and steps aside when the daemon comes back. A daemon
+that takes the connection but does not answer (stopped, or stuck) is told
+apart by the status poll's own short timeout: the status bar says so within
+seconds, not after the client's 30 s.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,6 +28,7 @@ from textual.signal import Signal
 from textual.worker import Worker, get_current_worker
 
 from tacitd.daemon.api.client import ApiError, DaemonNotRunning, TacitClient
+from tacitd.daemon.api.schemas import StatusOut
 
 from .screens.activity import ActivityScreen
 from .screens.beliefs import DEFAULT_FILTERS, FIRST_PAGE, BeliefsScreen
@@ -36,6 +41,7 @@ T = TypeVar("T")
 
 TITLE = "tacit"  # the terminal title starts with this: the observers' default rules exclude it (privacy.py)
 STATUS_EVERY_S = 5.0
+STATUS_TIMEOUT_S = 3.0  # a status reply takes milliseconds; none in this long: the daemon is not answering
 EVENT_RETRY_S = 2.0
 
 
@@ -52,7 +58,9 @@ class TacitApp(App[None]):
         Binding("1", "switch_mode('beliefs')", "Beliefs"),
         Binding("2", "switch_mode('activity')", "Activity"),
         Binding("3", "switch_mode('quarantine')", "Quarantine"),
-        Binding("p", "pause_or_resume", "Pause"),
+        # One key, two actions: check_action shows the one that applies (Resume while paused).
+        Binding("p", "pause", "Pause"),
+        Binding("p", "resume", "Resume"),
         Binding("ctrl+r,f5", "refresh", "Refresh"),
         Binding("question_mark,f1", "help", "Help"),
         Binding("q", "quit", "Quit"),
@@ -60,12 +68,16 @@ class TacitApp(App[None]):
 
     status: reactive[Any | None] = reactive(None, init=False, always_update=True)
     daemon_up: reactive[bool] = reactive(True, init=False)
+    # False while the daemon holds the connection without answering; `answered_at` is its last reply
+    answering: reactive[bool] = reactive(True, init=False)
 
     def __init__(self, socket_path: Path | None = None, page_size: int = 1000) -> None:
         super().__init__()
         self.socket_path = socket_path
         self.page_size = page_size
         self.client = TacitClient(socket_path)
+        self.status_client = TacitClient(socket_path, timeout=STATUS_TIMEOUT_S)
+        self.answered_at: datetime | None = None
         self._prefetch = self.prefetch(partial(self.client.recent, FIRST_PAGE, 0, **DEFAULT_FILTERS))
         # Publishes (kind, proposition id) when one changed: an event from the daemon, or feedback given here.
         # Kinds are the events' (new, revised, confirmed, rejected, forgotten) plus "superseded".
@@ -100,6 +112,7 @@ class TacitApp(App[None]):
         self.restore_terminal_title()
         self._stopping.set()
         self.client.close()
+        self.status_client.close()
 
     def set_terminal_title(self, title: str) -> None:
         """OSC 2: the terminal (and so the window manager) shows `title` as the window title.
@@ -145,11 +158,27 @@ class TacitApp(App[None]):
         return self.run_worker(job, thread=True, group=group, exclusive=exclusive)
 
     def refresh_status(self) -> None:
-        self.call(self.client.status, then=self._got_status, group="status", exclusive=True, quiet=True)
+        self.call(self._poll_status, then=self._got_status, group="status", exclusive=True, quiet=True)
 
-    def _got_status(self, status: Any) -> None:
+    def _poll_status(self) -> StatusOut | None:
+        """/v1/status, or None when the daemon took the request but sent no reply in STATUS_TIMEOUT_S."""
+        try:
+            return self.status_client.status()
+        except httpx.TimeoutException:
+            return None
+
+    def _got_status(self, status: StatusOut | None) -> None:
         self.daemon_up = True
+        if status is None:  # the last status stays, for the keys; the status bar says it is stale
+            self.answering = False
+            return
+        self.answered_at = datetime.now(UTC)
+        self.answering = True
         self.status = status
+
+    def watch_status(self, old: StatusOut | None, new: StatusOut | None) -> None:
+        if (old is not None and old.paused) != (new is not None and new.paused):
+            self.refresh_bindings()  # the footer offers Resume while paused, Pause otherwise
 
     def watch_daemon_up(self, up: bool) -> None:
         if not up:
@@ -194,10 +223,19 @@ class TacitApp(App[None]):
     # -- actions shared by every screen ------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """While the daemon is down only quit, help and retry make sense (and the footer shows only those)."""
-        if isinstance(self.screen, DaemonDownScreen) and action in ("switch_mode", "pause_or_resume", "refresh"):
+        """While the daemon is down only quit, help and retry make sense (and the footer shows only those).
+
+        `p` pauses capture, or resumes it while paused (as far as the last status says).
+        """
+        if isinstance(self.screen, DaemonDownScreen) and action in ("switch_mode", "pause", "resume", "refresh"):
             return False
+        if action in ("pause", "resume"):
+            return (action == "resume") == self.capture_paused
         return True
+
+    @property
+    def capture_paused(self) -> bool:
+        return self.status is not None and self.status.paused
 
     def action_refresh(self) -> None:
         self.refresh_status()
@@ -208,11 +246,10 @@ class TacitApp(App[None]):
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
-    def action_pause_or_resume(self) -> None:
-        if self.status is not None and self.status.paused:
-            self.call(self.client.resume, then=self._paused)
-            return
+    def action_resume(self) -> None:
+        self.call(self.client.resume, then=self._paused)
 
+    def action_pause(self) -> None:
         def chosen(seconds: int | None | bool) -> None:
             if seconds is not False:
                 self.call(self.client.pause, seconds, then=self._paused)

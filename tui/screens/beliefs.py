@@ -18,6 +18,7 @@ from tacitd.memory.types import Proposition
 
 from ..actions import BELIEF_BINDINGS, BeliefActions
 from ..widgets.belief_table import SORTS, Belief, BeliefTable
+from ..widgets.detail_pane import Match
 from ..widgets.status_bar import StatusBar
 from .detail import DetailScreen
 
@@ -213,8 +214,11 @@ class BeliefsScreen(BeliefActions, Screen[None]):
         self.action_open()
 
     def action_open(self) -> None:
-        if (p := self.selected()) is not None and p.id is not None:
-            self.app.push_screen(DetailScreen(p.id))
+        """The detail of the row under the cursor; from a search hit, with why it matched in full."""
+        if (belief := self.table.current) is None:
+            return
+        match = Match(self.query_text, belief.why) if self.table is self.hits and belief.why else None
+        self.app.push_screen(DetailScreen(belief.id, match))
 
     def _on_changed(self, change: tuple[str, int]) -> None:
         kind, pid = change

@@ -12,18 +12,23 @@ from textual.widgets import Footer, Header
 from tacitd.memory.types import Proposition
 
 from ..actions import BELIEF_BINDINGS, BeliefActions
-from ..widgets.detail_pane import DetailPane
+from ..widgets.detail_pane import DetailPane, Match
 from ..widgets.status_bar import StatusBar
 
 
 class DetailScreen(BeliefActions, Screen[None]):
-    """Shows proposition `proposition_id`; follows it to its new version after an edit."""
+    """Shows proposition `proposition_id`; follows it to its new version after an edit.
+
+    `match`: opened from a search hit, why it matched (shown in full; it was
+    for this version's text, so an edit drops it).
+    """
 
     BINDINGS = [Binding("escape,backspace", "back", "Back"), *BELIEF_BINDINGS]
 
-    def __init__(self, proposition_id: int) -> None:
+    def __init__(self, proposition_id: int, match: Match | None = None) -> None:
         super().__init__()
         self.proposition_id = proposition_id
+        self.match = match
         self.proposition: Proposition | None = None
         self.gone = False  # forgotten (here or elsewhere)
         self.left = False  # dismissed already
@@ -45,7 +50,7 @@ class DetailScreen(BeliefActions, Screen[None]):
         self.proposition = detail.proposition
         self.sub_title = f"#{self.proposition_id}"
         self.query_one(DetailPane).show(detail.proposition, detail.history, detail.evidence, detail.feedback,
-                                        detail.support)
+                                        detail.support, self.match)
 
     def selected(self) -> Proposition | None:
         return None if self.gone else self.proposition
@@ -75,4 +80,5 @@ class DetailScreen(BeliefActions, Screen[None]):
 
     def _edited(self, old: Proposition, new: Any) -> None:
         self.proposition_id = new.id
+        self.match = None
         super()._edited(old, new)

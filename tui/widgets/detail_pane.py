@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from rich.console import Group
 from rich.table import Table
@@ -17,16 +18,29 @@ from ..format import confidence_bar, local
 SNIPPET = 240
 
 
+@dataclass(frozen=True)
+class Match:
+    """Why a search hit matched: the query and the daemon's reasons (SearchHit.why)."""
+
+    query: str
+    why: tuple[str, ...]
+
+
 class DetailPane(VerticalScroll):
-    """Sections: the claim, reasoning, evidence, version history, feedback."""
+    """Sections: the claim, why it matched the search (opened from a hit), reasoning, evidence, history, feedback."""
 
     def compose(self):  # type: ignore[no-untyped-def]
-        for name in ("claim", "reasoning", "evidence", "history", "feedback"):
+        for name in ("claim", "why", "reasoning", "evidence", "history", "feedback"):
             yield Static(id=f"detail-{name}", classes="detail-section")
 
     def show(self, proposition: Proposition, history: Sequence[Proposition], evidence: Sequence[Observation],
-             feedback: Sequence[Feedback], support: Support | None = None) -> None:
+             feedback: Sequence[Feedback], support: Support | None = None, match: Match | None = None) -> None:
+        """`match`: the search and its reasons, in full (the hits table has room for only the start)."""
         self.query_one("#detail-claim", Static).update(claim(proposition, support))
+        why = self.query_one("#detail-why", Static)
+        why.display = match is not None
+        if match is not None:
+            why.update(section(f"Why it matched “{match.query}”", Text("\n".join(f"• {w}" for w in match.why))))
         self.query_one("#detail-reasoning", Static).update(
             section("Reasoning", Text(proposition.reasoning or "(none given)")))
         self.query_one("#detail-evidence", Static).update(section(f"Evidence ({len(evidence)})",

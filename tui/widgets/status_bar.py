@@ -12,14 +12,27 @@ from ..format import clock
 
 
 class StatusBar(Static):
-    """Follows the app's `status` (from /v1/status, refreshed on every event); None means the daemon is down."""
+    """Follows the app's `status` (from /v1/status, refreshed on every event); None means the daemon is down.
+
+    Also follows `answering`: a daemon that holds the connection without
+    replying (stopped, or stuck) is not shown as up on its last status.
+    """
 
     def on_mount(self) -> None:
         self.watch(self.app, "status", self.show)
+        self.watch(self.app, "answering", self.show)
 
-    def show(self, status: Any | None) -> None:
-        self.set_class(status is None, "-down")
-        self.update(status_text(status))
+    def show(self) -> None:
+        app: Any = self.app
+        self.set_class(app.status is None or not app.answering, "-down")
+        self.update(status_text(app.status) if app.answering else not_answering_text(app.answered_at))
+
+
+def not_answering_text(last_reply: datetime | None) -> Text:
+    """`● daemon not answering · last reply 09:31:05 · it took the request but sends nothing: stopped or stuck?`."""
+    since = f"last reply {last_reply.astimezone():%H:%M:%S}" if last_reply else "no reply yet"
+    return Text.assemble(("● daemon not answering", "bold red"),
+                         f" · {since} · it took the request but sends nothing: stopped or stuck?")
 
 
 def status_text(status: Any | None) -> Text:
