@@ -18,7 +18,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from tacitd.memory.store import Store
 from tacitd.observers.privacy import PrivacyFilter
 
-from . import ops, render
+from . import lifecycle, ops, render
 from .cli_context import App, emit_json, json_option, pass_app
 from .pipeline.ingest import IngestError, IngestReport, admit, parse
 from .pipeline.queue import enqueue
@@ -135,14 +135,21 @@ def drop(app: App, keys: tuple[str, ...], as_json: bool) -> None:
 @click.option("--user", default="the user", show_default=True, help="How the model refers to you in claims.")
 @click.option("--no-audit", is_flag=True, help="Store sensitive drafts without the model's contextual-integrity "
                                                "check (the audit is on by default).")
+@click.option("--alongside-daemon", is_flag=True,
+              help="Run even though a daemon runs on this data dir (for one whose [daemon] pipeline is off); "
+                   "otherwise refused: two model processes on the same cores and the same queue slow both.")
 @json_option
 @pass_app
-def process(app: App, once: bool, user: str, no_audit: bool, as_json: bool) -> None:
+def process(app: App, once: bool, user: str, no_audit: bool, alongside_daemon: bool, as_json: bool) -> None:
     """Run the pipeline on queued observations until the queue is empty, and say what it learned.
 
     Each activity segment goes through screen → propose → retrieve → revise
     → audit with the configured local model; stats are measured again at the end.
+    Refused while a daemon runs on the same data: it processes the queue itself.
     """
+    if not alongside_daemon:
+        _refuse_beside_daemon(app)
+
     from .backends import build_llm
     from .pipeline.audit import AuditParams
     from .pipeline.run import Pipeline
@@ -159,6 +166,18 @@ def process(app: App, once: bool, user: str, no_audit: bool, as_json: bool) -> N
         emit_json(_process_json(app, report))
         return
     _print_process(app, report)
+
+
+def _refuse_beside_daemon(app: App) -> None:
+    """A second model process would halve both (llama.cpp on shared cores) and take the daemon's segments."""
+    try:
+        state = lifecycle.pid_state(app.settings.pid_path)
+    except lifecycle.LifecycleError:  # no flock on this system, so no daemon either
+        return
+    if state.running:
+        raise click.ClickException(
+            f"the tacit daemon (pid {state.pid}) is running and processes this queue itself; `tacit status` "
+            "shows its progress. If its pipeline is off ([daemon] pipeline = false), add --alongside-daemon")
 
 
 def _decision_json(key: str, d: Decision) -> dict:

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from daemon_proc import daemon  # noqa: F401  (fixture: a real daemon, pipeline off)
+
 from tacitd.daemon.pipeline.queue import enqueue
 from tacitd.daemon.pipeline.revise import Relation, ReviseParams, cosine
 from tacitd.daemon.pipeline.run import Pipeline, process
@@ -209,6 +211,34 @@ def test_cli_process_prints_what_it_learned_and_believes(tacit):
     assert "learned" in proc.stdout and "seen again" in proc.stdout
     assert "what tacit believes" in proc.stdout and CLAIMS["Osaka"] in proc.stdout
     assert "confidence 0.50" in proc.stdout and "Skyscanner" in proc.stdout  # a belief, its confidence, its evidence
+
+
+# -- beside a running daemon ---------------------------------------------------------------------------
+
+
+def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(TACIT), *args], env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_process_is_refused_while_a_daemon_runs_and_ingest_feeds_the_daemon(daemon, server, minilm_path, tmp_path):
+    env = dict(daemon.env)  # its data dir, socket and key; its pipeline is off, so the queue stays as it is
+    ingested = _cli(env, "ingest", str(DAY), "--json")
+    assert ingested.returncode == 0, ingested.stderr  # only adds to the durable queue, as POST /v1/observations
+    queue = daemon.status()["queue"]
+    assert queue["pending"] == json.loads(ingested.stdout)["ingested"] > 0  # the daemon sees what was ingested
+
+    refused = _cli(env, "process", "--json")
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert refused.stderr.count("\n") == 1 and f"daemon (pid {daemon.pid}) is running" in refused.stderr
+    assert "--alongside-daemon" in refused.stderr and "Traceback" not in refused.stderr
+    assert daemon.status()["queue"] == queue  # nothing was taken from the queue
+
+    config = tmp_path / "stand-in.toml"  # a daemon whose pipeline is off: the user processes by hand
+    config.write_text(f'[models]\nbackend = "openai"\nopenai_base_url = "{server}"\n', encoding="utf-8")
+    done = _cli({**env, "TACIT_CONFIG": str(config)}, "process", "--alongside-daemon", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["summary"]["processed"] > 0
+    assert daemon.status()["queue"]["pending"] == 0
 
 
 # -- the main job with the default model (minutes on 2 cores) -------------------------------------
