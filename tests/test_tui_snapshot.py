@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from daemon_proc import DaemonProc
+from textual.widgets import Input
 from test_tui import seeded_daemon
 
 from tacitd.tui.app import TacitApp
@@ -57,6 +58,7 @@ def test_search_hits_say_why(served, snap_compare):
         await pilot.press("slash")
         await pilot.pause(0.1)
         await pilot.press(*"PyTorch")
+        pilot.app.screen.query_one("#search", Input).cursor_blink = False  # drawn the same at any moment
         await settle(pilot, lambda: pilot.app.screen.hits.display and pilot.app.screen.hits.row_count, "hits")
 
     assert snap_compare(TacitApp(served.socket), terminal_size=SIZE, run_before=ready)
