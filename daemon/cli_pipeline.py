@@ -157,6 +157,8 @@ def process(app: App, once: bool, user: str, no_audit: bool, alongside_daemon: b
 
     total = app.store.queue.counts()["pending"] + len(app.store.queue.due())
     llm = build_llm(app.settings.models, nice=BACKGROUND_NICE)  # capture and the user's own work come first
+    if total:
+        llm.load()  # a model that cannot load is reported before any segment is charged a try
     pipeline = Pipeline(app.store, llm, lambda text: app.embed(text), user=user,
                         audit_params=AuditParams(enabled=not no_audit))
     with _progress(not as_json and total > 0) as progress:

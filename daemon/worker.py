@@ -103,6 +103,7 @@ def _load(settings: Settings) -> tuple[Any, dict[str, Any]]:
     start = time.perf_counter()
     store = Store(settings.db_path)
     llm = build_llm(settings.models, nice=19)  # capture, the API and the user's own work come first
+    llm.load()  # a corrupt model is fatal here, before any segment is charged a try (not quarantined one by one)
     try:
         embedder = build_embedder(settings.models)
     except ModelError as exc:
