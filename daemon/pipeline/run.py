@@ -83,7 +83,7 @@ class Pipeline:
             return proposals
         if self._examples is None:
             self._examples = [(d.text, v) for d in EXAMPLE_ANSWER.propositions if (v := self.embed(d.text)) is not None]
-        session, kept = session_text(observations)[0], []
+        session, kept = session_text(observations, self.user)[0], []  # what the model was shown
         for p in proposals.propositions:
             vector = self.embed(p.text)
             similar = [] if vector is None else [(text, cosine(vector, v)) for text, v in self._examples]
