@@ -450,12 +450,17 @@ def test_a_stopped_daemon_reads_not_answering_within_seconds_and_up_again_when_i
     run(TacitApp(d.socket), scenario)
 
 
-def test_a_socket_that_takes_the_connection_but_never_answers_is_not_shown_as_up(tmp_path):
-    """A listening socket nobody accepts on: connections succeed (the backlog), replies never come."""
+def test_a_socket_that_takes_the_connection_but_never_answers_is_not_shown_as_up_and_quits_at_once(tmp_path):
+    """A listening socket nobody accepts on: connections succeed (the backlog), replies never come.
+
+    The first listing request is still waiting (the client's timeout is 30 s)
+    when the scenario ends: quitting must not wait for it.
+    """
     path = short_socket_dir() / "hung.sock"
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(str(path))
     server.listen(16)
+    quit_at: list[float] = []
 
     async def scenario(pilot) -> None:
         bar = pilot.app.screen.query_one(StatusBar)
@@ -463,10 +468,12 @@ def test_a_socket_that_takes_the_connection_but_never_answers_is_not_shown_as_up
                     timeout=STATUS_TIMEOUT_S + 3)
         assert "no reply yet" in plain(bar) and "● up" not in plain(bar)
         assert isinstance(pilot.app.screen, BeliefsScreen)  # something is there: not the "not running" screen
-        server.close()  # the listing request, still waiting, fails now, so the app quits at once
+        quit_at.append(time.monotonic())
 
     try:
         run(TacitApp(path), scenario)
+        waited = time.monotonic() - quit_at[0]
+        assert waited < 10, f"quitting waited {waited:.0f} s for a request the daemon never answers"
     finally:
         server.close()
         path.unlink()

@@ -12,9 +12,10 @@ seconds, not after the client's 30 s.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -36,6 +37,7 @@ from .screens.down import DaemonDownScreen
 from .screens.help import HelpScreen
 from .screens.pause import PauseScreen
 from .screens.quarantine import QuarantineScreen
+from .threads import DaemonThreadPool
 
 T = TypeVar("T")
 
@@ -85,6 +87,10 @@ class TacitApp(App[None]):
         self._stopping = threading.Event()
         self._last_event_id: int | None = None
 
+    def on_load(self) -> None:
+        """Before any worker starts: thread workers run on daemon threads, so `q` never waits for a stuck call."""
+        asyncio.get_running_loop().set_default_executor(DaemonThreadPool(thread_name_prefix="tacit-call"))
+
     def on_mount(self) -> None:
         self.set_terminal_title(TITLE)
         self.refresh_status()
@@ -94,10 +100,7 @@ class TacitApp(App[None]):
     @staticmethod
     def prefetch(fetch: partial[Any]) -> tuple[partial[Any], Future[Any]]:
         """Start the first listing request now, so the daemon works while Textual sets the screen up."""
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tacit-prefetch")
-        future = pool.submit(fetch)
-        pool.shutdown(wait=False)  # the thread ends when the request does
-        return fetch, future
+        return fetch, DaemonThreadPool(thread_name_prefix="tacit-prefetch").submit(fetch)
 
     def take_prefetched(self, fetch: partial[Any]) -> Future[Any] | None:
         """The prefetched result if `fetch` is the same request (same function and arguments), once."""
@@ -142,18 +145,22 @@ class TacitApp(App[None]):
         """
 
         def job() -> None:
+            back: Callable[[], object]
             try:
                 result = fn(*args)
             except DaemonNotRunning:
-                self.call_from_thread(setattr, self, "daemon_up", False)
-                return
+                back = partial(setattr, self, "daemon_up", False)
             except (ApiError, httpx.TransportError) as exc:
-                if not quiet:
-                    self.call_from_thread(partial(self.notify, str(exc) or type(exc).__name__, title="tacit daemon",
-                                                  severity="error", markup=False))
-                return
-            if then is not None and not get_current_worker().is_cancelled:
-                self.call_from_thread(then, result)
+                if quiet:
+                    return
+                back = partial(self.notify, str(exc) or type(exc).__name__, title="tacit daemon", severity="error",
+                               markup=False)
+            else:
+                if then is None or get_current_worker().is_cancelled:
+                    return
+                back = partial(then, result)
+            if self.is_running:  # after quit, a late reply (a stuck daemon answering at last) has nowhere to go
+                self.call_from_thread(back)
 
         return self.run_worker(job, thread=True, group=group, exclusive=exclusive)
 
