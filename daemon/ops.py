@@ -51,7 +51,7 @@ from .pipeline.ingest import IngestReport, admit
 from .pipeline.queue import enqueue
 from .pipeline.segment import CHARS_PER_TOKEN
 from .pipeline.stats import StatsParams, timeline
-from .timespec import format_local
+from .timespec import format_local, utc_offset_minutes
 
 Embed = Callable[[str], "np.ndarray | None"]
 Warn = Callable[[str], Any]
@@ -120,7 +120,7 @@ def listing(store: Store, limit: int, offset: int = 0, filters: SearchFilters | 
     filters = filters or SearchFilters()
     with store.snapshot():
         items = store.recent(limit, filters, offset)
-        support = store.queue.support([p.id for p in items if p.id is not None], _utc_offset_minutes())
+        support = store.queue.support([p.id for p in items if p.id is not None], utc_offset_minutes())
         total = store.count(filters)
     return Listing(total=total, offset=offset,
                    items=[Listed(proposition=p, support=support[p.id or 0]) for p in items])
@@ -131,12 +131,7 @@ def detail(store: Store, proposition_id: int) -> Detail:
     with store.snapshot():
         return Detail(proposition=store.get(proposition_id), history=store.history(proposition_id),
                       evidence=store.evidence_for(proposition_id), feedback=store.feedback_for(proposition_id),
-                      support=store.queue.support([proposition_id], _utc_offset_minutes())[proposition_id])
-
-
-def _utc_offset_minutes() -> int:
-    offset = datetime.now().astimezone().utcoffset()
-    return int(offset.total_seconds() // 60) if offset else 0
+                      support=store.queue.support([proposition_id], utc_offset_minutes())[proposition_id])
 
 
 def estimate_tokens(text: str) -> int:
