@@ -48,4 +48,6 @@ def build_embedder(settings: ModelSettings) -> Embedder:
     name, path = model_path(settings.embedder, settings)
     # A chat model used as an embedder needs mean pooling; a BERT GGUF declares its own.
     mean = settings.embedder in presets.PRESETS and presets.get(settings.embedder).kind == "llm"
-    return LlamaCppEmbedder(path, name=name, mean_pooling=mean)
+    embedder = LlamaCppEmbedder(path, name=name, mean_pooling=mean)
+    embedder.load()  # callers fall back to full-text search on a ModelError; a lazy load would fail mid-pipeline
+    return embedder

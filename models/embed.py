@@ -64,6 +64,10 @@ class LlamaCppEmbedder:
                 )
             return self._llama
 
+    def load(self) -> None:
+        """Load now (see LLM.load): a bad file then means no vectors and one warning, not failed segments."""
+        self.model()
+
     @property
     def dim(self) -> int:
         return int(self.model().n_embd())

@@ -111,6 +111,28 @@ def load_llama(path: Path, fix_hint: str, **kwargs: object) -> object:
     quiet_llama_logs()
     kwargs.setdefault("use_mmap", kwargs.get("n_gpu_layers", 0) != 0)
     try:
-        return llama_cpp.Llama(model_path=str(path), verbose=False, **kwargs)
+        llama = llama_cpp.Llama(model_path=str(path), verbose=False, **kwargs)
     except ValueError as exc:
         raise ModelError(f"llama.cpp could not load {path}: {exc}") from exc
+    _free_at_exit(llama)
+    return llama
+
+
+def _free_at_exit(llama: object) -> None:
+    """Free the model before the interpreter tears its modules down.
+
+    Left to `Llama.__del__` at teardown, llama_cpp's own globals may already be None, and every
+    command that loaded a model ended with 'Exception ignored in: Llama.__del__ ... TypeError' on
+    stderr. Only a weak reference is kept, so a model dropped earlier is still freed then.
+    """
+    import atexit
+    import weakref
+
+    ref = weakref.ref(llama)
+
+    def free() -> None:
+        model = ref()
+        if model is not None:
+            model.close()  # type: ignore[attr-defined]
+
+    atexit.register(free)

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from daemon_proc import running_daemon, wait_until
+from test_process import server  # noqa: F401  (the stand-in OpenAI-compatible model)
 from tacitd.memory.store import Store
 from tacitd.models.errors import ModelError
 from tacitd.models.llm import LlamaCppLLM
@@ -77,3 +78,18 @@ def test_the_daemon_with_a_corrupt_model_turns_its_pipeline_off_and_charges_no_s
         status = d.status()
         assert status["quarantined"] == 0 and status["queue"]["pending"] == 3
         assert d.status()["daemon"]["pid"] == d.pid
+
+
+def test_a_corrupt_embedder_means_no_vectors_and_one_warning_not_failed_segments(tmp_path, broken_gguf, server):
+    """The embedder is loaded when it is built, so its callers' fallback (full-text only) catches a bad file;
+    loaded lazily, the first draft's embedding raised inside the pipeline and every segment was quarantined."""
+    config = tmp_path / "config.toml"
+    config.write_text(f'[models]\nbackend = "openai"\nopenai_base_url = "{server}"\nembedder = "{broken_gguf}"\n',
+                      encoding="utf-8")
+    env = {**os.environ, "TACIT_CONFIG": str(config), "TACIT_DATA_DIR": str(tmp_path / "data")}
+    assert subprocess.run([str(TACIT), "ingest", str(DAY)], env=env, capture_output=True).returncode == 0
+    proc = subprocess.run([str(TACIT), "process", "--json"], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["quarantined"] == [] and out["summary"]["processed"] > 0
+    assert proc.stderr.count("warning: no embedder") == 1 and str(broken_gguf) in proc.stderr
