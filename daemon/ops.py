@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -179,10 +180,22 @@ def without_name(query: str, user_name: str) -> str:
     "does Sam collect stamps" has cosine 0.54 to "Sam's birthday is on the 14th
     of November". Left out, the meaning that remains is what is compared
     (bench/context_floor.py). The query is kept whole if nothing else is left.
+
+    A name is matched as written (or in capitals), so a name that is also a
+    word ("Will", "Mark") does not take "will" or "mark" out of the query; each
+    capitalised part of a longer name goes too, since people say "Sam" of
+    "Sam Rivera". A name with no capital ("the user") is a phrase, any case.
     """
-    pattern = rf"(?<!\w){re.escape(user_name.strip())}(?:['’]s)?(?!\w)" if user_name.strip() else None
-    rest = " ".join(re.sub(pattern, " ", query, flags=re.IGNORECASE).split()) if pattern else query
-    return rest or query
+    name = unicodedata.normalize("NFC", " ".join(user_name.split()))
+    if not name:
+        return query
+    query = unicodedata.normalize("NFC", query)
+    forms = {name} | ({p for p in name.split() if p[0].isupper() and len(p) > 1} if " " in name else set())
+    forms |= {f.upper() for f in forms}
+    alternatives = "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True))
+    pattern = rf"(?<!\w)(?:{alternatives})(?:['’]s)?(?!\w)"
+    flags = 0 if any(c.isupper() for c in name) else re.IGNORECASE
+    return " ".join(re.sub(pattern, " ", query, flags=flags).split()) or query
 
 
 def relevant(hits: Sequence[retrieve.Hit], min_relevance: float = MIN_RELEVANCE,

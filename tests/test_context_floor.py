@@ -97,8 +97,15 @@ def test_the_api_route_leaves_the_configured_name_out_of_the_query(tmp_path, min
 @pytest.mark.parametrize(("query", "name", "expected"), [
     ("does Sam collect stamps", "Sam", "does collect stamps"),
     ("what is Sam's shoe size", "Sam", "what is shoe size"),
-    ("SAM’s editor", "Sam", "editor"),  # any case, a typographic apostrophe
+    ("SAM’s editor", "Sam", "editor"),  # in capitals, a typographic apostrophe
     ("what does the user like", "the user", "what does like"),
+    ("What does The User like", "the user", "What does like"),  # a name with no capital: any case
+    ("what will Sam do", "Will", "what will Sam do"),  # a name that is also a word: only as written
+    ("did Mark mark the exam", "Mark", "did mark the exam"),
+    ("does Sam collect stamps", "Sam Rivera", "does collect stamps"),  # a part of a longer name
+    ("is Rivera’s car red", "Sam Rivera", "is car red"),
+    ("what does Sam Rivera like", "Sam  Rivera", "what does like"),
+    ("does Jo\u0308rg run", "Jörg", "does run"),  # decomposed and composed umlauts are one name
     ("Samuel and samsung phones", "Sam", "Samuel and samsung phones"),  # a whole word only
     ("Sam", "Sam", "Sam"),  # nothing else left: kept whole
     ("Sam's", "Sam", "Sam's"),
@@ -111,12 +118,19 @@ def test_without_name(query, name, expected):
     assert ops.without_name(query, name) == expected
 
 
-def test_relevant_keeps_hits_from_the_absolute_and_the_relative_floor(sam_store, minilm):
-    store, settings = sam_store
-    hits = ops.search(store, settings, "Japanese", ops.embed_for(store, minilm, "Japanese", query=True), limit=40)
-    best = hits[0].parts.relevance
-    kept = ops.relevant(hits, min_relevance=0.0, relative=0.5)
-    assert kept and all(h.parts.relevance >= 0.5 * best for h in kept)
-    assert len(kept) == sum(h.parts.relevance >= 0.5 * best for h in hits)
-    assert ops.relevant(hits, min_relevance=best + 0.01, relative=0.0) == []
+def _hit(pid: int, relevance: float) -> Any:
+    from tacitd.memory.types import Hit, ScoreParts
+
+    parts = ScoreParts(bm25_rank=None, vector_rank=pid, similarity=None, lexical=0.0, semantic=None, time_match=None,
+                       relevance=relevance, recency=1.0, confidence=0.8)
+    return Hit(proposition=Proposition(id=pid, text=f"belief {pid}", confidence=0.8), score=relevance, parts=parts,
+               why=[], evidence=[])
+
+
+def test_relevant_keeps_hits_over_the_absolute_and_the_relative_floor():
+    hits = [_hit(1, 0.60), _hit(2, 0.31), _hit(3, 0.29), _hit(4, 0.12), _hit(5, 0.0)]
+    assert [h.proposition.id for h in ops.relevant(hits, min_relevance=0.0, relative=0.5)] == [1, 2]
+    assert [h.proposition.id for h in ops.relevant(hits, min_relevance=0.2, relative=0.0)] == [1, 2, 3]
+    assert [h.proposition.id for h in ops.relevant(hits[3:], min_relevance=0.125, relative=0.4)] == []
+    assert ops.relevant(hits, min_relevance=0.61, relative=0.0) == []
     assert ops.relevant([], min_relevance=0.0, relative=0.0) == []
