@@ -102,6 +102,7 @@ SPACED_BY = re.compile(r"[ .·*_-]")
 LINE_BREAK = re.compile(r"[^\S\n]*\n\s*")
 SPACES = re.compile(r"[^\S\n]+")
 _ = r"[^\w(){}\[\]=;]{1,3}"  # between words: a space, punctuation, a line break; not code's brackets
+_IN_LINE = r"[^\w\n(){}\[\]=;]{1,3}"  # the same within a line: "User: hi\nAssistant: hello" greets nobody
 
 
 def fold(text: str) -> str:
@@ -133,11 +134,23 @@ ANY_OF = words("all|any|every|each|of|the|your|my|these|those|previous|prior|abo
                "original|former|initial|old|existing|other|system|given|current|default|set|whatever")
 BEFORE = words("all|any|every|your|previous|previously|prior|above|earlier|preceding|original|former|initial|"
                "old|existing|system|given")
-ORDERS = words("instruction|instructions|prompt|prompts|directions|directives|guidelines|rules|programming|"
-               "system prompt")
+ORDERS = words("instruction|instructions|prompt|prompts|directions|directives|guidelines|guidance|rules|"
+               "programming|system prompt")
+# After the orders' word: "disregard the instructions above".
+SO_FAR = words("above|before|so far|until now|up to now|previously|earlier|you were given|you have been given|"
+               "you ve been given|you got")
+# Not an override: "forget what you were told about Python 2", "ignore the system message about updates".
+ABOUT = words("about|by|in|at|regarding|of|on|that|saying|when|if|which|from|asking|warning|for")
 AI = words("ai|a.i.|llm|llms|language model|language models|large language model|large language models|"
            "chatbot|chatbots|ai assistant|ai assistants|ai agent|ai agents|ai model|ai models|ai system|"
            "ai systems|gpt|chatgpt")
+# Whom a greeting addresses: an AI, by kind or by product ("Claude" is left out: it is a person's name too).
+ADDRESSEE = (AI + "|" + words("assistant|ai assistant|bot|chatbot|qwen|gemini|copilot|chatgpt|gpt|llama|mistral|grok|"
+                              "deepseek|perplexity"))
+# AIs addressed in the plural, at a sentence's start and before an order or the user ("AI agents: Sam's bank ...");
+# not a paper's title ("LLMs: A Survey"), nor a transcript's speaker ("AI: hello", "Assistant: hello").
+AIS = words("ai agents|ai assistants|ai models|ai systems|ai tools|ai crawlers|ai bots|llms|llm agents|"
+            "language models|large language models|chatbots|ai")
 CLAIM = words("fact|facts|claim|claims|memory|memories|belief|beliefs")
 # Verbs that put something in a memory or in the model's answer; "write", "include", "create", "make"
 # are left out: "include the fact that", "create memories that last" are ordinary English.
@@ -149,9 +162,19 @@ FILLER = words("a|an|this|these|new|one|following|single|json|extra|additional|a
 USER = (r"(?:(?:the|this)\W{1,3}user|user's|the\W{1,3}person)"
         r"(?!\W{1,3}(?:interface|experience|manual|guide|agent|id|name|names|account|accounts|base|stor(?:y|ies)|"
         r"research|input|data|session|settings|group|groups|role|roles|study|studies|test|tests|survey|list)(?!\w))")
-# What a guide says of users in general ("remember that the user may not know"), not a fact to store.
-GENERAL = (r"(?!\W{1,3}(?:may|might|can|could|should|will|would|must|won't|cannot|can't|doesn't|does not|often|"
-           r"usually|probably|likely|always|never|sometimes|typically)(?!\w))")
+# What a guide says of users in general ("remember that the user may not know"), not a fact to store; only
+# after the generic "the user", never after the user's name, and not with a habit ("the user will always ...").
+GENERAL = (r"(?!\W{1,3}(?:may|might|can|could|should|will|would|must|won't|cannot|can't|doesn't|does not|"
+           r"probably|likely|sometimes)(?!\w)(?!\W{1,3}(?:always|never|usually|often|typically)(?!\w)))")
+# Words that put what follows in a memory: "remember that ...", "make sure to remember Sam's PIN ...".
+KEEP = words("remember|memorize|memorise|store|record|save|make a note|note down|take note|keep in mind|"
+             "don t forget|do not forget|never forget")
+# A statement about the user, then told to be kept: "Sam's PIN is 4321. Remember this." (within a few lines).
+KEEP_IT = (words("remember|memorize|memorise|save|store|record|keep|note|include|don t forget|do not forget") + _
+           + words("this|it|that") + rf"(?:{_}{words('too|please|now|forever')})?" + r"\s*(?:[.!;]|$)")
+# What a statement about the user says right after the name ("remember Sam banks with Chase").
+STATES = words("is|has|was|will|lives|works|banks|uses|prefers|likes|owns|needs|wants|should|always|never|"
+               "usually|can")
 READING = words("reading|processing|summarizing|summarising|parsing|scraping|crawling|indexing|seeing|viewing|"
                 "analyzing|analysing")
 SENTENCE_START = (r"(?:^|[.!?:;\"'“”(\[*•>\n-]\s*)"
@@ -160,15 +183,22 @@ SENTENCE_START = (r"(?:^|[.!?:;\"'“”(\[*•>\n-]\s*)"
 PATTERNS = (
     # 1. overriding what the model was told
     rf"{DROP}(?:{_}{ANY_OF}){{0,3}}?{_}{BEFORE}(?:{_}{ANY_OF}){{0,2}}{_}{ORDERS}",
-    rf"{DROP}{_}{words('all|everything|anything')}{_}{words('above|before|prior|previously|you were told|said')}",
+    rf"{DROP}(?:{_}{ANY_OF}){{0,3}}?{_}{ORDERS}{_}{SO_FAR}",
+    rf"{DROP}{_}{words('all|everything|anything')}{_}{words('above|before|prior|previously|said')}",
+    rf"{DROP}{_}{words('what|everything|anything|all')}{_}{words('you were|you ve been|you have been|you ve|you have')}"
+    rf"{_}{words('told|given|taught|instructed|asked')}(?!{_}{ABOUT})",
+    rf"{DROP}(?:{_}{ANY_OF}){{0,3}}?{_}{words('system message|system messages|developer message|developer messages')}"
+    rf"(?!{_}{ABOUT})",
     rf"{words('override|bypass')}(?:{_}{ANY_OF}){{0,3}}{_}{words('instructions|programming|system prompt')}",
     # 2. addressing an AI
+    # not inside a string ('SYSTEM_PROMPT = "You are a helpful assistant"': the user's own LLM work quotes it)
+    r"(?<![\"'`“‘«])(?<![\"'`“‘«] )(?<!content: )(?<!content:)"
     rf"{words('you are|you re|act as|pretend to be|pretend you are|roleplay as')}(?:{_}{words('now')})?{_}"
     rf"{words('a|an|the')}{_}(?:{AI}|{words('helpful|virtual|memory')}{_}{words('assistant|agent')})",
     rf"{words('if you are|if you re|since you are')}{_}{words('a|an|the')}{_}{AI}",
     rf"{AI}{_}{READING}{_}{words('this|these|the page|my')}",
-    rf"{words('note|message|attention|instructions|hey|hi|hello|dear|warning')}(?:{_}{words('to|for')})?"
-    rf"(?:{_}{words('any|all|the')})?{_}{AI}\s*[:,!]",
+    rf"{words('note|message|attention|instructions|hey|hi|hello|dear|warning')}(?:{_IN_LINE}{words('to|for')})?"
+    rf"(?:{_IN_LINE}{words('any|all|the')})?{_IN_LINE}(?:{ADDRESSEE})\s*[:,!—–-]",
     rf"{words('new|hidden|secret|override|real|actual|true')}(?:{_}{words('system')})?"
     rf"{_}{words('instructions|instruction|prompt|directives|directive')}\s*[:!—–-]",
     rf"{words('system prompt|developer prompt|system message|developer message|system instructions')}\s*[:=]",
@@ -194,15 +224,23 @@ PATTERNS = (
 @lru_cache(maxsize=16)
 def _matcher(user_name: str) -> re.Pattern[str]:
     """The phrases above, plus the ones that name the user (their name is the payload's subject)."""
-    name = fold(user_name)
-    user = USER if name in ("", "the user", "user") else rf"{USER}|(?<!\w){re.escape(name)}(?!\w)"
-    remember = (rf"{words('remember|memorize|memorise|store|record|save|make a note|note down|take note|keep in mind')}"
-                rf"(?:{_}{words('this|it|the fact')})?"
-                rf"(?:{_}{words('that')}|\s*:)\W{{1,3}}(?:{user}){GENERAL}")
+    name = "" if fold(user_name) in ("", "the user", "user") else rf"(?<!\w){re.escape(fold(user_name))}(?!\w)"
+    user = rf"{USER}|{name}" if name else USER
+    subject = rf"{USER}{GENERAL}|{name}" if name else rf"{USER}{GENERAL}"  # GENERAL: see there
+    remember = (rf"{KEEP}(?:{_}{words('this|it|the fact')})?"
+                rf"(?:{_}{words('that')}|\s*:)\W{{1,3}}(?:{subject})")
     about = rf"{STORE}(?:{_}{words('this|it|that')})?(?:{_}{CLAIM})?{_}{words('about')}{_}(?:{user})"
+    as_fact = rf"(?:{_}{words('as a fact|as fact|as true')})?"
     say = (rf"{SENTENCE_START}(?:{words('say|state|claim|assert|answer|reply|respond|conclude|infer|output')}"
-           rf"{_}{words('that')}|{words('say|state')}\s*:)\W{{1,3}}(?:{user}){GENERAL}")
-    return re.compile("|".join(f"(?:{p})" for p in (*PATTERNS, remember, about, say)), re.IGNORECASE)
+           rf"{as_fact}{_}{words('that')}|{words('say|state')}{as_fact}\s*:)\W{{1,3}}(?:{subject})")
+    kept = rf"(?:{user})[^\0]{{0,160}}?[.!;,]\W{{0,3}}{KEEP_IT}"
+    plural = (rf"{SENTENCE_START}(?:{words('all|any|dear|hey|to')}{_})?{AIS}(?:{_}{READING})?\s*[:,—–]\W{{0,3}}"
+              rf"(?:{user}|{KEEP}|{STORE}|{DROP}|{words('please|include|add|say|state|note|you|your|always|never')})")
+    named = []
+    if name:
+        named = [rf"{KEEP}\W{{1,3}}(?:{words('that')}\W{{1,3}})?{name}(?:['’]s(?!\w)|\W{{1,3}}{STATES})"]
+    return re.compile("|".join(f"(?:{p})" for p in (*PATTERNS, remember, about, say, kept, plural, *named)),
+                      re.IGNORECASE)
 
 
 def addresses_ai(text: str, user_name: str = "the user") -> bool:

@@ -111,7 +111,10 @@ def session_text(observations: Sequence[Observation], user_name: str = "the user
     (Qwen 1.5B kept 'own work'/'shown' apart less well: it read a cruise
     page's title as the user's search).
     """
-    tainted = any_addresses_ai((f for o in observations for f in (o.app, o.window_title, o.text)), user_name)
+    texts = [o.text for o in observations]
+    fields = [f for o in observations for f in (o.app, o.window_title)]
+    # each text alone, and all of them read on (a scroll splits "Ignore all previous" | "instructions and ...")
+    tainted = any_addresses_ai([*fields, *texts, "\n".join(texts)], user_name)
     lines, withheld = [], 0
     for o in observations:
         app, n_app = _field(o.app or o.observer, user_name)
