@@ -14,6 +14,7 @@ import os
 import signal
 import socket
 import sys
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from datetime import time as dt_time
@@ -32,7 +33,7 @@ from tacitd.daemon.backends import build_embedder
 from tacitd.daemon.config import load_settings
 from tacitd.memory.store import Store
 from tacitd.memory.types import Observation
-from tacitd.tui.app import STATUS_EVERY_S, STATUS_TIMEOUT_S, TacitApp
+from tacitd.tui.app import QUIT_WAIT_S, STATUS_EVERY_S, STATUS_TIMEOUT_S, TacitApp
 from tacitd.tui.screens.beliefs import BeliefsScreen
 from tacitd.tui.screens.confirm import ConfirmScreen
 from tacitd.tui.screens.detail import DetailScreen
@@ -614,3 +615,154 @@ def test_the_status_bar_reads_the_daemons_status():
     assert "queue 9" in line and "qwen2.5-coder-1.5b 8.2 tok/s" in line and "1 quarantined" in line
     assert "last batch Nov 20 " in line  # another day: date and local time
     assert status_text(None).plain.startswith("● daemon down")
+
+
+# -- a daemon that stops answering while calls are out --------------------------------------------------------
+
+
+def call_threads() -> int:
+    """Live threads running the app's calls to the daemon (DaemonThreadPool names them)."""
+    return sum(t.name.startswith("tacit-call") and t.is_alive() for t in threading.enumerate())
+
+
+def test_typing_a_search_to_a_stopped_daemon_keeps_one_search_out_and_sends_the_latest_when_it_answers(daemon_with):
+    """kill -STOP: each keystroke's search would hang in its own thread and socket, all sent at once on SIGCONT.
+
+    One search per screen is out at a time; what was typed meanwhile is sent
+    once, as the latest query, when that one returns.
+    """
+    d, ids = daemon_with
+    lisbon = fact_id(ids, "Sam plans a trip to Lisbon")
+    query = "plans a trip to Lisbon"
+
+    async def scenario(pilot) -> None:
+        await loaded(pilot)
+        await until(pilot, lambda: pilot.app.status is not None, "the first status")
+        screen = pilot.app.screen
+        before = call_threads()
+        os.kill(d.pid, signal.SIGSTOP)
+        try:
+            await pilot.press("slash")
+            most = 0
+            for i in range(len(query)):
+                await pilot.press(query[i] if query[i] != " " else "space")
+                await until(pilot, lambda: screen.query_text == query[: i + 1].strip(), "the debounced search")
+                most = max(most, call_threads())
+            assert most - before <= 3, f"{most - before} call threads for {len(query)} keystrokes"
+        finally:
+            os.kill(d.pid, signal.SIGCONT)
+        await until(pilot, lambda: table(pilot).with_why and lisbon in table(pilot).beliefs, "the latest query's hits")
+        assert f"for “{query}”" in plain(screen.query_one("#summary", Static))
+
+    run(TacitApp(d.socket), scenario)
+
+
+async def exited(app: TacitApp, timeout: float) -> float:
+    """Seconds until the app ends by itself (no Pilot calls: it may be gone); fail after `timeout`."""
+    start = time.monotonic()
+    while app.is_running:
+        if time.monotonic() - start > timeout:
+            raise AssertionError(f"the app still runs after {timeout} s")
+        await asyncio.sleep(0.05)
+    return time.monotonic() - start
+
+
+def forgotten(client, proposition_id: int) -> bool:
+    try:
+        client.get(proposition_id)
+    except ApiError as exc:
+        return "404" in str(exc)
+    return False
+
+
+def notices(pilot, words: str) -> int:
+    return sum(words in str(n.message) for n in pilot.app._notifications)
+
+
+def test_quitting_with_a_change_still_being_sent_says_so_waits_then_names_it_on_the_terminal(daemon_with):
+    """f y to a stopped daemon, then q: the request sits in the socket and may be applied after the TUI is gone.
+
+    The user is told on screen, the TUI waits QUIT_WAIT_S for the answer, and
+    the line left on the terminal names the change and says it may still happen
+    (it does: the daemon forgets it when it continues).
+    """
+    d, ids = daemon_with
+    forget_id = ids[7]
+    client = d.client()
+    app = TacitApp(d.socket)
+    waited: list[float] = []
+
+    async def scenario(pilot) -> None:
+        await loaded(pilot)
+        await select_row(pilot, forget_id)
+        text = table(pilot).beliefs[forget_id].proposition.text
+        os.kill(d.pid, signal.SIGSTOP)
+        await pilot.press("f")
+        await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen), "the forget dialog")
+        await pilot.press("y")
+        await until(pilot, lambda: not isinstance(pilot.app.screen, ConfirmScreen), "the forget to be sent")
+        await pilot.press("q")
+        await until(pilot, lambda: notices(pilot, "still being sent to the daemon"), "the notice", timeout=QUIT_WAIT_S)
+        assert pilot.app.is_running  # not gone in silence
+        waited.append(await exited(app, QUIT_WAIT_S + 5))
+        assert any(text[:20] in str(m) and "may still" in str(m) for m in app._exit_renderables)
+
+    try:
+        run(app, scenario)
+    finally:
+        os.kill(d.pid, signal.SIGCONT)
+    assert QUIT_WAIT_S - 0.5 < waited[0] < QUIT_WAIT_S + 3
+    wait_until(lambda: forgotten(client, forget_id), 20, 0.1, "the forget to land once the daemon continues")
+
+
+def test_quitting_waits_for_a_change_answered_meanwhile_then_quits_with_nothing_to_report(daemon_with):
+    d, ids = daemon_with
+    forget_id = ids[7]
+    app = TacitApp(d.socket)
+
+    async def scenario(pilot) -> None:
+        await loaded(pilot)
+        await select_row(pilot, forget_id)
+        os.kill(d.pid, signal.SIGSTOP)
+        try:
+            await pilot.press("f")
+            await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen), "the forget dialog")
+            await pilot.press("y")
+            await until(pilot, lambda: not isinstance(pilot.app.screen, ConfirmScreen), "the forget to be sent")
+            await pilot.press("q")
+            await until(pilot, lambda: notices(pilot, "still being sent"), "the notice", timeout=QUIT_WAIT_S)
+        finally:
+            os.kill(d.pid, signal.SIGCONT)
+        await exited(app, QUIT_WAIT_S + 5)
+        assert not app._exit_renderables
+
+    run(app, scenario)
+    assert forgotten(d.client(), forget_id)
+
+
+def test_p_acts_on_the_pause_just_asked_for_not_on_the_last_polled_status(daemon_with):
+    """Paused, then p p p before the daemon answers: resume once, then the pause dialog (once), not three resumes."""
+    d, _ = daemon_with
+    client = d.client()
+    client.pause(None)
+
+    async def scenario(pilot) -> None:
+        await loaded(pilot)
+        await until(pilot, lambda: footer(pilot).get("p") == "Resume", "the footer to offer Resume")
+        os.kill(d.pid, signal.SIGSTOP)  # the resume is not answered before the next p (as in a burst of keys)
+        try:
+            await pilot.press("p", "p", "p")
+            await until(pilot, lambda: isinstance(pilot.app.screen, PauseScreen), "the pause dialog")
+        finally:
+            os.kill(d.pid, signal.SIGCONT)
+        await until(pilot, lambda: notices(pilot, "Capture resumed"), "the resume to be answered")
+        await until(pilot, lambda: "paused" not in plain(pilot.app.screen_stack[0].query_one(StatusBar)),
+                    "the status bar to say it resumed")
+        assert sum(isinstance(s, PauseScreen) for s in pilot.app.screen_stack) == 1
+        assert notices(pilot, "Capture resumed") == 1
+        assert not (await asyncio.to_thread(client.status)).paused
+        await pilot.press("escape")
+        await until(pilot, lambda: footer(pilot).get("p") == "Pause", "the footer to offer Pause")
+
+    run(TacitApp(d.socket), scenario)
+    assert not client.status().paused

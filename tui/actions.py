@@ -33,7 +33,8 @@ class BeliefActions:
 
     def action_confirm(self) -> None:
         if (p := self.selected()) is not None:
-            self.app.call(self.app.client.confirm, p.id, "", then=lambda q: self._done("confirmed", q))
+            self.app.call(self.app.client.confirm, p.id, "", then=lambda q: self._done("confirmed", q),
+                          write=f"confirm “{short(p.text)}”")
 
     def action_reject(self) -> None:
         if (p := self.selected()) is None:
@@ -41,7 +42,8 @@ class BeliefActions:
 
         def send(note: str | None) -> None:
             if note is not None:
-                self.app.call(self.app.client.reject, p.id, note, then=lambda q: self._done("rejected", q))
+                self.app.call(self.app.client.reject, p.id, note, then=lambda q: self._done("rejected", q),
+                              write=f"reject “{short(p.text)}”")
 
         self.app.push_screen(TextPromptScreen(f"Reject “{short(p.text)}”? Add a note if you like (optional):",
                                               placeholder="why it is wrong", ok="Reject"), send)
@@ -52,7 +54,8 @@ class BeliefActions:
 
         def send(yes: bool | None) -> None:
             if yes:
-                self.app.call(self.app.client.forget, p.id, then=lambda _: self._forgotten(p))
+                self.app.call(self.app.client.forget, p.id, then=lambda _: self._forgotten(p),
+                              write=f"forget “{short(p.text)}”")
 
         self.app.push_screen(ConfirmScreen(
             f"Forget “{short(p.text)}” for good?\n\nEvery version and its evidence are deleted; this cannot be undone."),
@@ -64,7 +67,8 @@ class BeliefActions:
 
         def send(text: str | None) -> None:
             if text and text != p.text:
-                self.app.call(self.app.client.edit, p.id, text, then=lambda q: self._edited(p, q))
+                self.app.call(self.app.client.edit, p.id, text, then=lambda q: self._edited(p, q),
+                              write=f"edit “{short(p.text)}”")
 
         self.app.push_screen(TextPromptScreen("Correct the wording (saved as a new version from you):",
                                               value=p.text, ok="Save", allow_empty=False), send)

@@ -25,8 +25,9 @@ import httpx
 from textual.app import App
 from textual.binding import Binding
 from textual.reactive import reactive
+from textual.screen import ModalScreen
 from textual.signal import Signal
-from textual.worker import Worker, get_current_worker
+from textual.worker import get_current_worker
 
 from tacitd.daemon.api.client import ApiError, DaemonNotRunning, TacitClient
 from tacitd.daemon.api.schemas import StatusOut
@@ -45,6 +46,7 @@ TITLE = "tacit"  # the terminal title starts with this: the observers' default r
 STATUS_EVERY_S = 5.0
 STATUS_TIMEOUT_S = 3.0  # a status reply takes milliseconds; none in this long: the daemon is not answering
 EVENT_RETRY_S = 2.0
+QUIT_WAIT_S = 2.0  # how long `q` waits for the daemon to answer a change still being sent
 
 
 class TacitApp(App[None]):
@@ -86,6 +88,11 @@ class TacitApp(App[None]):
         self.changed: Signal[tuple[str, int]] = Signal(self, "changed")
         self._stopping = threading.Event()
         self._last_event_id: int | None = None
+        self._out: set[str] = set()  # exclusive groups with a call out
+        self._latest: dict[str, Callable[[], None]] = {}  # per group, the call to make when its call returns
+        self.writes: list[str] = []  # the changes sent and not answered yet, in words
+        self._quitting = False
+        self._pause_sent: bool | None = None  # the pause state asked for, until the daemon answers
 
     def on_load(self) -> None:
         """Before any worker starts: thread workers run on daemon threads, so `q` never waits for a stuck call."""
@@ -135,34 +142,66 @@ class TacitApp(App[None]):
     # -- talking to the daemon -----------------------------------------------------
 
     def call(self, fn: Callable[..., T], *args: Any, then: Callable[[T], None] | None = None,
-             group: str = "api", exclusive: bool = False, quiet: bool = False) -> Worker[None]:
+             group: str = "api", exclusive: bool = False, quiet: bool = False, write: str | None = None,
+             done: Callable[[], None] | None = None) -> None:
         """Run `fn(*args)` (a client method) in a thread; hand its result to `then` on the UI thread.
 
         No daemon: show the "not running" screen. A refused request (a bad id,
         one already forgotten) or a daemon too slow to answer: a notification
         with the daemon's words, unless `quiet`. Anything else is a bug and
-        ends the app with its traceback, as Textual does.
+        ends the app with its traceback, as Textual does. `done` runs on the
+        UI thread after any outcome.
+
+        `exclusive`: one call of the `group` is out at a time. A thread inside
+        httpx cannot be stopped, so a call made while one is out waits, and
+        only the latest of those is sent when it returns (the earlier reply is
+        dropped): typing to a stopped daemon leaves one search hanging, not
+        one per keystroke, and it gets one search, not all of them, when it
+        continues. `write` names a change (confirm, forget, pause...) so that
+        quitting can say it is still unanswered.
         """
+        if exclusive and group in self._out:
+            self._latest[group] = partial(self.call, fn, *args, then=then, group=group, exclusive=True, quiet=quiet,
+                                          write=write, done=done)
+            return
+        if exclusive:
+            self._out.add(group)
+        if write is not None:
+            self.writes.append(write)
+
+        def finished(back: Callable[[], object] | None) -> None:
+            """On the UI thread, whatever the outcome."""
+            superseded = exclusive and group in self._latest
+            if back is not None and not superseded:
+                back()
+            if write is not None:
+                self.writes.remove(write)
+                if self._quitting and not self.writes:
+                    self.exit()
+            if exclusive:
+                self._out.discard(group)
+                if (latest := self._latest.pop(group, None)) is not None:
+                    latest()
+            if done is not None:
+                done()
 
         def job() -> None:
-            back: Callable[[], object]
+            back: Callable[[], object] | None = None
             try:
                 result = fn(*args)
             except DaemonNotRunning:
                 back = partial(setattr, self, "daemon_up", False)
             except (ApiError, httpx.TransportError) as exc:
-                if quiet:
-                    return
-                back = partial(self.notify, str(exc) or type(exc).__name__, title="tacit daemon", severity="error",
-                               markup=False)
+                if not quiet:
+                    back = partial(self.notify, str(exc) or type(exc).__name__, title="tacit daemon",
+                                   severity="error", markup=False)
             else:
-                if then is None or get_current_worker().is_cancelled:
-                    return
-                back = partial(then, result)
+                if then is not None and not get_current_worker().is_cancelled:
+                    back = partial(then, result)
             if self.is_running:  # after quit, a late reply (a stuck daemon answering at last) has nowhere to go
-                self.call_from_thread(back)
+                self.call_from_thread(finished, back)
 
-        return self.run_worker(job, thread=True, group=group, exclusive=exclusive)
+        self.run_worker(job, thread=True, group=group)
 
     def refresh_status(self) -> None:
         self.call(self._poll_status, then=self._got_status, group="status", exclusive=True, quiet=True)
@@ -232,17 +271,47 @@ class TacitApp(App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """While the daemon is down only quit, help and retry make sense (and the footer shows only those).
 
-        `p` pauses capture, or resumes it while paused (as far as the last status says).
+        `p` pauses capture, or resumes it while paused (see `capture_paused`).
         """
         if isinstance(self.screen, DaemonDownScreen) and action in ("switch_mode", "pause", "resume", "refresh"):
             return False
-        if action in ("pause", "resume"):
-            return (action == "resume") == self.capture_paused
+        if action in ("pause", "resume"):  # not over a dialog (p p p would stack pause dialogs)
+            return not isinstance(self.screen, ModalScreen) and (action == "resume") == self.capture_paused
         return True
 
     @property
     def capture_paused(self) -> bool:
+        """What `p` acts on: the state just asked for while its reply is out, else the daemon's last word."""
+        if self._pause_sent is not None:
+            return self._pause_sent
         return self.status is not None and self.status.paused
+
+    async def action_quit(self) -> None:
+        """Quit; with a change still unanswered, say so and wait for it up to QUIT_WAIT_S (`q` again: at once).
+
+        The daemon applies each change in one transaction, so it is made or
+        not, never half; but a request to a stopped daemon waits in its socket
+        and may be applied after the TUI is gone. So rather than quit in
+        silence: a notice, then quit as soon as the reply comes, or after the
+        wait with a line on the terminal saying which changes are unconfirmed.
+        """
+        if not self.writes:
+            self.exit()
+        elif self._quitting:
+            self._quit_unanswered()
+        else:
+            self._quitting = True
+            self.notify(f"A change is still being sent to the daemon; quitting when it answers, in "
+                        f"{QUIT_WAIT_S:.0f} s at most (q again: now).", title="tacit daemon", severity="warning")
+            self.set_timer(QUIT_WAIT_S, self._quit_unanswered)
+
+    def _quit_unanswered(self) -> None:
+        if not self.writes:
+            self.exit()
+            return
+        changes = "; ".join(self.writes)
+        self.exit(message=f"tacit: quit before the daemon answered: {changes}. It may still make the change "
+                          "when it answers; `tacit show` says what it holds.")
 
     def action_refresh(self) -> None:
         self.refresh_status()
@@ -254,16 +323,30 @@ class TacitApp(App[None]):
         self.push_screen(HelpScreen())
 
     def action_resume(self) -> None:
-        self.call(self.client.resume, then=self._paused)
+        self._send_pause(False, self.client.resume)
 
     def action_pause(self) -> None:
         def chosen(seconds: int | None | bool) -> None:
             if seconds is not False:
-                self.call(self.client.pause, seconds, then=self._paused)
+                self._send_pause(True, self.client.pause, seconds)
 
         self.push_screen(PauseScreen(), chosen)
 
+    def _send_pause(self, paused: bool, fn: Callable[..., Any], *args: Any) -> None:
+        """`p` acts on the state asked for at once (p p while paused: resume, then the pause dialog)."""
+        self._pause_sent = paused
+        self.refresh_bindings()
+        self.call(fn, *args, then=self._paused, write="pause capture" if paused else "resume capture",
+                  done=self._pause_answered)
+
+    def _pause_answered(self) -> None:
+        """Refused or unanswered as much as answered: the next status says the daemon's state."""
+        self._pause_sent = None
+        self.refresh_bindings()
+        self.refresh_status()
+
     def _paused(self, result: Any) -> None:
+        if self.status is not None:
+            self.status = self.status.model_copy(update={"paused": result.paused, "paused_until": result.until})
         self.notify(f"Capture paused until {result.until.astimezone():%H:%M}" if result.paused and result.until
                     else "Capture paused until you resume" if result.paused else "Capture resumed")
-        self.refresh_status()

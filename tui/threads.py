@@ -18,8 +18,9 @@ class DaemonThreadPool(ThreadPoolExecutor):
     connection and stopped answering (`kill -STOP`) held `tacit tui` for the
     client's 30 s timeout after `q`. It subclasses ThreadPoolExecutor because
     asyncio accepts nothing else as a loop's default executor (which Textual's
-    thread workers run on). The TUI makes a few calls a second at most, so a
-    thread per call costs nothing that matters.
+    thread workers run on). It has no bound of its own: `TacitApp.call` keeps
+    one call per exclusive group out (the searches typed to a stopped daemon
+    wait for the one out, not in a thread each), so the threads are a few.
     """
 
     def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:

@@ -77,7 +77,8 @@ class QuarantineScreen(Screen[None]):
 
     def action_retry(self) -> None:
         if (entry := self.current()) is not None:
-            self.app.call(self.app.client.quarantine_retry, entry.key, then=lambda _: self._done("queued again"))
+            self.app.call(self.app.client.quarantine_retry, entry.key, then=lambda _: self._done("queued again"),
+                          write="retry a quarantined segment")
 
     def action_drop(self) -> None:
         if (entry := self.current()) is None:
@@ -85,7 +86,8 @@ class QuarantineScreen(Screen[None]):
 
         def send(yes: bool | None) -> None:
             if yes:
-                self.app.call(self.app.client.quarantine_drop, entry.key, then=lambda _: self._done("dropped"))
+                self.app.call(self.app.client.quarantine_drop, entry.key, then=lambda _: self._done("dropped"),
+                              write="drop a quarantined segment")
 
         self.app.push_screen(ConfirmScreen(f"Drop segment {entry.key}? Its observations will not be proposed from.",
                                            yes="Drop"), send)
