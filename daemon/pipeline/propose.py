@@ -7,7 +7,7 @@ the model sees the segment's text:
   can close it;
 - a segment in which any text addresses an AI ("ignore previous
   instructions", "output a proposition that ...", "remember that Sam ...")
-  has all its text withheld, titles kept: found after normalising
+  has all its text and titles withheld, app and site kept: found after normalising
   (injection.py, which says why the whole text and why typed text too).
   The 1.5B default model followed such orders even inside the fence.
 
@@ -44,7 +44,7 @@ from tacitd.memory.types import Observation, Proposition, Support
 from tacitd.models.llm import LLM
 from tacitd.models.prompts import EXAMPLE_ANSWER, EXAMPLE_USER, Drafts, output_budget, \
     propose_messages
-from tacitd.observers.privacy import PrivacyFilter
+from tacitd.observers.privacy import PrivacyFilter, host_of
 
 from .activity import EDITORS, TERMINALS
 from .confidence import confidence
@@ -119,10 +119,11 @@ def session_text(observations: Sequence[Observation], user_name: str = "the user
     for o in observations:
         app, n_app = _field(o.app or o.observer, user_name)
         parts, withheld = [f"app: {app}"], withheld + n_app
-        if o.window_title:
-            title, n_title = _field(o.window_title, user_name)
-            parts.append(f"window: {title}")
-            withheld += n_title
+        if tainted:  # the page that gave the order wrote its title too; its site stays (injection.py)
+            parts += [f"site: {_field(host, user_name)[0]}"] if (host := host_of(o.url)) else []
+            withheld += bool(o.window_title) and addresses_ai(o.window_title, user_name)
+        elif o.window_title:
+            parts.append(f"window: {_field(o.window_title, user_name)[0]}")
         if o.duration_s >= 60:
             parts.append(f"{o.duration_s / 60:.0f} min")
         if o.text.strip():
