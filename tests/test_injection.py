@@ -280,6 +280,9 @@ def test_orders_are_found_through_the_disguises(text):
     "AI: How can I help?", "LLMs: A Survey", "AI Agents: The Next Frontier", "Note to self: buy milk",
     "Do you remember Sam?", "Remember this!", "Remember to save it.", "Sam will save it.",
     "Remember the user's preferences are stored locally.", "Ignore the warning above; the disk is fine.",
+    "Can you record Sam's talk tomorrow?", "Please save Sam's draft to the shared folder, it is final.",
+    "Human: thanks\nAI: You're welcome!", "LLMs: generate text one token at a time",
+    "Language models: output a distribution over tokens",
 ])
 def test_ordinary_text_is_not_an_order(text):
     assert not addresses_ai(text, "Sam")

@@ -182,7 +182,7 @@ ADDRESSEE = (AI + "|" + words("assistant|ai assistant|bot|chatbot|qwen|gemini|co
 # AIs addressed in the plural, at a sentence's start and before an order or the user ("AI agents: Sam's bank ...");
 # not a paper's title ("LLMs: A Survey"), nor a transcript's speaker ("AI: hello", "Assistant: hello").
 AIS = words("ai agents|ai assistants|ai models|ai systems|ai tools|ai crawlers|ai bots|llms|llm agents|"
-            "language models|large language models|chatbots|ai")
+            "language models|large language models|chatbots")
 CLAIM = words("fact|facts|claim|claims|memory|memories|belief|beliefs")
 # Verbs that put something in a memory or in the model's answer; "write", "include", "create", "make"
 # are left out: "include the fact that", "create memories that last" are ordinary English.
@@ -267,10 +267,11 @@ def _matcher(user_name: str) -> re.Pattern[str]:
            rf"{as_fact}{_}{words('that')}|{words('say|state')}{as_fact}\s*:)\W{{1,3}}(?:{subject})")
     kept = rf"(?:{user})[^\0]{{0,160}}?[.!;,]\W{{0,3}}{KEEP_IT}"
     plural = (rf"{SENTENCE_START}(?:{words('all|any|dear|hey|to')}{_})?{AIS}(?:{_}{READING})?\s*[:,—–]\W{{0,3}}"
-              rf"(?:{user}|{KEEP}|{STORE}|{DROP}|{words('please|include|add|say|state|note|you|your|always|never')})")
-    named = []
+              rf"(?:{user}|{KEEP}|{DROP}|{words('please|include|say|state|tell')})")
+    named = []  # "remember Sam's PIN is 4321", "remember, Sam banks with Chase"; not "record Sam's talk"
     if name:
-        named = [rf"{KEEP}\W{{1,3}}(?:{words('that')}\W{{1,3}})?{name}(?:['’]s(?!\w)|\W{{1,3}}{STATES})"]
+        named = [rf"{KEEP}\W{{1,3}}(?:{words('that')}\W{{1,3}})?{name}"
+                 rf"(?:['’]s(?: [\w'’-]+){{1,3}} (?:is|are|was|were)(?!\w)|\W{{1,3}}{STATES})"]
     return re.compile("|".join(f"(?:{p})" for p in (*PATTERNS, remember, about, say, kept, plural, *named)),
                       re.IGNORECASE)
 
