@@ -766,3 +766,36 @@ def test_p_acts_on_the_pause_just_asked_for_not_on_the_last_polled_status(daemon
 
     run(TacitApp(d.socket), scenario)
     assert not client.status().paused
+
+
+def test_changes_asked_before_the_daemon_answers_go_one_at_a_time_in_order(daemon_with):
+    """p Enter (pause 15 min), then p (resume) to a stopped daemon: the resume waits for the pause's answer.
+
+    Sent side by side, the two could land in either order and leave capture
+    paused after the user resumed it.
+    """
+    d, _ = daemon_with
+    client = d.client()
+
+    async def scenario(pilot) -> None:
+        await loaded(pilot)
+        await until(pilot, lambda: footer(pilot).get("p") == "Pause", "the footer to offer Pause")
+        before = call_threads()
+        os.kill(d.pid, signal.SIGSTOP)
+        try:
+            await pilot.press("p")
+            await until(pilot, lambda: isinstance(pilot.app.screen, PauseScreen), "the pause dialog")
+            await pilot.press("enter")
+            await until(pilot, lambda: not isinstance(pilot.app.screen, PauseScreen), "the pause to be sent")
+            await pilot.press("p")  # acts on the pause just asked for: resume
+            await until(pilot, lambda: footer(pilot).get("p") == "Pause", "the footer to offer Pause again")
+            assert pilot.app.writes == ["pause capture", "resume capture"]
+            assert call_threads() - before <= 2  # the pause (and maybe a status poll); the resume waits
+        finally:
+            os.kill(d.pid, signal.SIGCONT)
+        await until(pilot, lambda: notices(pilot, "Capture resumed"), "the resume's answer")
+        said = [str(n.message) for n in pilot.app._notifications if "Capture" in str(n.message)]
+        assert said[0].startswith("Capture paused until") and said[1:] == ["Capture resumed"]
+
+    run(TacitApp(d.socket), scenario)
+    assert not client.status().paused

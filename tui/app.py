@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from datetime import UTC, datetime
@@ -90,9 +91,11 @@ class TacitApp(App[None]):
         self._last_event_id: int | None = None
         self._out: set[str] = set()  # exclusive groups with a call out
         self._latest: dict[str, Callable[[], None]] = {}  # per group, the call to make when its call returns
-        self.writes: list[str] = []  # the changes sent and not answered yet, in words
+        self.writes: list[str] = []  # the changes asked for and not answered yet, in words; the first is out
+        self._queued_writes: deque[Callable[[], None]] = deque()  # the others, to send in turn
         self._quitting = False
-        self._pause_sent: bool | None = None  # the pause state asked for, until the daemon answers
+        self._pause_sent: bool | None = None  # the pause state last asked for, until the daemon answers all asks
+        self._pause_asks = 0
 
     def on_load(self) -> None:
         """Before any worker starts: thread workers run on daemon threads, so `q` never waits for a stuck call."""
@@ -158,7 +161,9 @@ class TacitApp(App[None]):
         dropped): typing to a stopped daemon leaves one search hanging, not
         one per keystroke, and it gets one search, not all of them, when it
         continues. `write` names a change (confirm, forget, pause...) so that
-        quitting can say it is still unanswered.
+        quitting can say it is still unanswered; changes go one at a time, in
+        the order asked (a resume asked before the pause is answered must land
+        after it).
         """
         if exclusive and group in self._out:
             self._latest[group] = partial(self.call, fn, *args, then=then, group=group, exclusive=True, quiet=quiet,
@@ -166,8 +171,6 @@ class TacitApp(App[None]):
             return
         if exclusive:
             self._out.add(group)
-        if write is not None:
-            self.writes.append(write)
 
         def finished(back: Callable[[], object] | None) -> None:
             """On the UI thread, whatever the outcome."""
@@ -176,7 +179,9 @@ class TacitApp(App[None]):
                 back()
             if write is not None:
                 self.writes.remove(write)
-                if self._quitting and not self.writes:
+                if self._queued_writes:
+                    self._queued_writes.popleft()()
+                elif self._quitting:
                     self.exit()
             if exclusive:
                 self._out.discard(group)
@@ -201,6 +206,11 @@ class TacitApp(App[None]):
             if self.is_running:  # after quit, a late reply (a stuck daemon answering at last) has nowhere to go
                 self.call_from_thread(finished, back)
 
+        if write is not None:
+            self.writes.append(write)
+            if len(self.writes) > 1:
+                self._queued_writes.append(partial(self.run_worker, job, thread=True, group=group))
+                return
         self.run_worker(job, thread=True, group=group)
 
     def refresh_status(self) -> None:
@@ -309,9 +319,10 @@ class TacitApp(App[None]):
         if not self.writes:
             self.exit()
             return
-        changes = "; ".join(self.writes)
-        self.exit(message=f"tacit: quit before the daemon answered: {changes}. It may still make the change "
-                          "when it answers; `tacit show` says what it holds.")
+        out, *unsent = self.writes
+        self.exit(message=f"tacit: quit before the daemon answered: {out}. It may still make that change when it "
+                          "answers; `tacit show` says what it holds."
+                          + (f" Not sent: {'; '.join(unsent)}." if unsent else ""))
 
     def action_refresh(self) -> None:
         self.refresh_status()
@@ -335,12 +346,16 @@ class TacitApp(App[None]):
     def _send_pause(self, paused: bool, fn: Callable[..., Any], *args: Any) -> None:
         """`p` acts on the state asked for at once (p p while paused: resume, then the pause dialog)."""
         self._pause_sent = paused
+        self._pause_asks += 1
         self.refresh_bindings()
         self.call(fn, *args, then=self._paused, write="pause capture" if paused else "resume capture",
                   done=self._pause_answered)
 
     def _pause_answered(self) -> None:
         """Refused or unanswered as much as answered: the next status says the daemon's state."""
+        self._pause_asks -= 1
+        if self._pause_asks:
+            return
         self._pause_sent = None
         self.refresh_bindings()
         self.refresh_status()
