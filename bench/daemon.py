@@ -136,8 +136,11 @@ def run(seconds: float, model: str | None, warm_up: bool = True) -> dict[str, ob
             "rss_peak_mb": round(peak / 2**20, 1),
             "rss_mb_goal": 400,
             "model_child_rss_mb": round(child.memory_info().rss / 2**20, 1) if child else None,
-            # of which pages of mapped files (shared libraries; the model file too, if it is mapped)
+            # of which pages of mapped files (the model file, shared libraries): clean, dropped under pressure;
+            # the rest is private memory
             "model_child_rss_file_mb": round(child.memory_info().shared / 2**20, 1) if child else None,
+            "model_child_private_mb": round((child.memory_info().rss - child.memory_info().shared) / 2**20, 1)
+            if child else None,
             "model_child_cpu_s_per_min": round(child_cpu * 60 / wall, 2),
             "model_load_s": d.get("worker", {}).get("load_s"),
             "model_tok_s": d.get("worker", {}).get("tok_s"),

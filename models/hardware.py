@@ -97,10 +97,12 @@ def quiet_llama_logs() -> None:
 def load_llama(path: Path, fix_hint: str, **kwargs: object) -> object:
     """A llama_cpp.Llama for `path`, with errors that say what to do; logs kept quiet.
 
-    On the CPU the file is read, not mapped: llama.cpp repacks the quantized weights into its own
-    buffers there, and a mapping keeps every page of the file resident beside them. Qwen 1.5B
-    Q4_K_M, one short completion: RSS 1871 MB mapped (788 anonymous + 1082 file) against 1280 MB
-    read, at the same tok/s. With GPU offload (Metal maps the file as a buffer) it stays mapped.
+    The file stays mapped (llama.cpp's default). On the CPU, llama.cpp repacks the quantized weights
+    into its own buffers, so RSS counts the mapped file beside them: Qwen 1.5B Q4_K_M after one
+    completion, 1871 MB mapped (788 private + 1082 file pages) against 1280 MB read (1257 private).
+    Reading looks smaller but is not: the mapped pages are clean, the kernel drops the cold ones under
+    pressure and shares them between processes, while a read copy is private memory that can only be
+    swapped. bench/daemon.py reports the model child's private and file-backed memory apart.
     """
     from .errors import ModelError, ModelMissing
 
@@ -109,7 +111,6 @@ def load_llama(path: Path, fix_hint: str, **kwargs: object) -> object:
     import llama_cpp
 
     quiet_llama_logs()
-    kwargs.setdefault("use_mmap", kwargs.get("n_gpu_layers", 0) != 0)
     try:
         llama = llama_cpp.Llama(model_path=str(path), verbose=False, **kwargs)
     except ValueError as exc:
