@@ -167,3 +167,18 @@ def test_a_step_sees_the_segment_after_the_screen(store):
     report = run(store, step)
     assert sorted(report.segments.values()) == ["processed", "skipped"]
     assert seen == [("propose", ["from peft import LoraConfig", "model = get_peft_model(model, config)"])]
+
+
+def test_ctrl_c_during_a_step_gives_the_try_back(store):
+    """Stopping `tacit process` is not the segment's failure: three Ctrl-Cs once quarantined it for good."""
+    add_records(store, workday())
+
+    def interrupted(screened):
+        raise KeyboardInterrupt
+
+    for _ in range(3):
+        with pytest.raises(KeyboardInterrupt):
+            run(store, interrupted)
+    assert store.db.execute("SELECT max(attempts) FROM segments").fetchone()[0] == 0
+    report = run(store, learn_one_per_segment)
+    assert report.summary()["processed"] == 3 and report.summary()["quarantined"] == 0

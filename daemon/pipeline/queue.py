@@ -153,6 +153,9 @@ def process(store: Store, key: str, step: Step, params: PipelineParams, now: dat
     try:
         outcome = step(screened)
         return _commit(store, key, screened, outcome, now, report)
+    except KeyboardInterrupt:  # the user stopped `tacit process`: not the segment's failure, the try is given back
+        store.queue.release_attempt(key, now)
+        raise
     except Exception as exc:  # a model crash, bad output or a bug: kept, with its error, for a retry
         record_failure(store, key, exc, tries, now, params.retry)
         return "quarantined"
