@@ -26,6 +26,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -46,6 +47,7 @@ log = logging.getLogger("tacit.worker")
 # first segment only (a marker file in the data dir remembers it); "hang": a model call that never returns.
 FAULT_ENV = "TACIT_TEST_WORKER_FAULT"
 KEEP_CALLS = 100  # model calls' stats kept in the child between passes
+EXIT_UNREACHABLE = 69  # EX_UNAVAILABLE: the model server did not answer; the daemon restarts the child with backoff
 
 
 # -- the child ----------------------------------------------------------------------------------------
@@ -60,8 +62,13 @@ def child_main(settings: Settings, conn: Connection) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal is the daemon's to handle
     faulthandler.enable()  # a llama.cpp crash (SIGSEGV, SIGABRT) leaves the Python stack in the log
     setup_logging(settings.daemon.log_level)
+    from tacitd.models.errors import ModelUnreachable
+
     try:
         pipeline, info = _load(settings)
+    except ModelUnreachable as exc:  # a model server that is down may come back: exit, and be restarted with backoff
+        log.error("%s", exc)
+        sys.exit(EXIT_UNREACHABLE)
     except Exception as exc:  # a missing model or a bad store: restarting will not help, say why and stop
         conn.send(("fatal", f"{type(exc).__name__}: {exc}"))
         return

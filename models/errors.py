@@ -15,6 +15,10 @@ class ModelMissing(ModelError):
         super().__init__(f"model file not found: {path}. Fix: {fix}")
 
 
+class ModelUnreachable(ModelError):
+    """A model server that does not answer: worth trying again later, unlike a bad model file."""
+
+
 class AssemblyError(ModelError):
     """A bundled model's parts are missing or do not add up to the published file."""
 

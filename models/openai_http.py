@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from .errors import ModelError
+from .errors import ModelError, ModelUnreachable
 from .llm import CallStats, Message, Usage, _SchemaLLM
 
 
@@ -31,6 +31,13 @@ class OpenAICompatLLM(_SchemaLLM):
 
     def close(self) -> None:
         self._client.close()
+
+    def load(self) -> None:
+        """Check that the server answers at all (any HTTP status will do: not every server lists models)."""
+        try:
+            self._client.get("/models", timeout=10.0)
+        except httpx.TransportError as exc:
+            raise ModelUnreachable(f"{self.name}: no answer from the model server ({exc}); is it running?") from exc
 
     def _response_format(self, schema: dict[str, Any]) -> dict[str, Any]:
         if self._legacy_format:

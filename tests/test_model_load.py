@@ -93,3 +93,31 @@ def test_a_corrupt_embedder_means_no_vectors_and_one_warning_not_failed_segments
     out = json.loads(proc.stdout)
     assert out["quarantined"] == [] and out["summary"]["processed"] > 0
     assert proc.stderr.count("warning: no embedder") == 1 and str(broken_gguf) in proc.stderr
+
+
+def test_process_with_a_model_server_that_does_not_answer_says_so_and_charges_no_segment(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text('[models]\nbackend = "openai"\nopenai_base_url = "http://127.0.0.1:9/v1"\n', encoding="utf-8")
+    env = {**os.environ, "TACIT_CONFIG": str(config), "TACIT_DATA_DIR": str(tmp_path / "data")}
+    assert subprocess.run([str(TACIT), "ingest", str(DAY)], env=env, capture_output=True).returncode == 0
+    proc = subprocess.run([str(TACIT), "process", "--json"], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert "no answer from the model server" in proc.stderr and proc.stderr.count("\n") <= 2, proc.stderr
+    store = Store(tmp_path / "data" / "tacit.db")
+    try:
+        assert store.db.execute("SELECT coalesce(max(attempts), 0) FROM segments").fetchone()[0] == 0
+        assert store.queue.counts()["quarantined"] == 0
+    finally:
+        store.close()
+
+
+def test_the_daemon_retries_a_model_server_that_does_not_answer_with_backoff(tmp_path):
+    """A server that is down may come back (unlike a corrupt file): the model child exits and is restarted
+    with backoff, and no segment is charged meanwhile."""
+    env = {"TACIT_MODELS__BACKEND": "openai", "TACIT_MODELS__OPENAI_BASE_URL": "http://127.0.0.1:9/v1"}
+    with running_daemon(tmp_path, env=env) as d:
+        worker = wait_until(lambda: (w := d.status()["daemon"]["worker"])["crashes"] >= 1 and w, 60,
+                            what="the model child to give up on the server once")
+        assert worker["last_crash"]["exitcode"] == 69 and worker["state"] in ("restarting", "starting")
+        assert d.status()["quarantined"] == 0
+    assert "no answer from the model server" in d.log_text()

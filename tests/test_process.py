@@ -44,6 +44,9 @@ CLAIMS = {
     "tokio": "Sam is debugging tokio::select! in a Rust project",
 }
 NOISE_WORDS = ("cruise", "hiking boots", "gift card", "hunter2", "password", "bank")
+# The tokio forum thread holds an injection: its segment's text and titles are withheld (injection.py),
+# so the stand-in sees only the app and the site, and nothing is learned from it.
+LEARNED = sorted(set(CLAIMS.values()) - {CLAIMS["tokio"]})
 
 
 def answer(messages: list[dict[str, str]], schema_title: str) -> dict:
@@ -98,7 +101,7 @@ def test_the_sample_day_proposes_only_from_activities_and_links_its_evidence(sto
     assert not any(w in session.lower() for session in stand_in.sessions
                    for w in ("cruise", "gift card", "boots", "markets fell"))  # noise, and news only read
     assert len(stand_in.sessions) == 5
-    assert llm_texts(store) == sorted(set(CLAIMS.values()))  # the two reward-model days give one claim
+    assert llm_texts(store) == LEARNED  # the two reward-model days give one claim
     for p in store.recent(100):
         evidence = store.evidence_for(p.id)
         assert evidence, p.text
@@ -195,7 +198,7 @@ def test_cli_ingest_then_process_json_reports_decisions_and_beliefs_with_evidenc
     out = json.loads(proc.stdout)
     assert out["summary"]["skipped"] == 4 and out["queue"]["pending"] == 0 and out["quarantined"] == []
     believed = [b for b in out["believed"] if b["source"] == "llm"]
-    assert sorted(b["text"] for b in believed) == sorted(set(CLAIMS.values()))
+    assert sorted(b["text"] for b in believed) == LEARNED
     assert all(b["evidence"] for b in out["believed"])
     assert not any(w in b["text"].lower() for b in out["believed"] for w in NOISE_WORDS)
     relations = {d["draft"]: d["relation"] for d in out["decisions"] if d["stored"]}
