@@ -12,8 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from tacitd.memory.retrieve import Hit
-from tacitd.memory.types import Feedback, Observation, Proposition
+from tacitd.memory.types import Feedback, Hit, Observation, Proposition
 
 from .timespec import format_local
 
