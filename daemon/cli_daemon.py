@@ -109,6 +109,17 @@ def _answering_pid(client: Any) -> int | None:
         return None
 
 
+def _settings_to_find_the_daemon(app: App) -> Settings:
+    """The settings, or with a broken config file the defaults and TACIT_*: a daemon may be running on the
+    config it read before the file broke, and it must still be possible to see it and stop it."""
+    try:
+        return app.settings
+    except ConfigError as exc:
+        click.echo(f"warning: {exc}; looking for the daemon with the defaults and TACIT_* instead", err=True)
+        params = click.get_current_context().find_root().params
+        return load_settings(Path(os.devnull), data_dir=params.get("data_dir"))
+
+
 @click.command()
 @click.option("--timeout", type=click.FloatRange(1, 600), default=15, show_default=True,
               help="Seconds to wait for it to exit.")
@@ -116,7 +127,7 @@ def _answering_pid(client: Any) -> int | None:
 @pass_app
 def stop(app: App, timeout: float, as_json: bool) -> None:
     """Stop the background daemon (SIGTERM: it finishes or sets aside its current work first)."""
-    report = lifecycle.stop(app.settings.pid_path, timeout)
+    report = lifecycle.stop(_settings_to_find_the_daemon(app).pid_path, timeout)
     if as_json:
         emit_json({"was_running": report.was_running, "pid": report.pid, "stopped": report.stopped,
                    "seconds": round(report.seconds, 2), "stale_pidfile": report.stale})
@@ -145,12 +156,7 @@ def status(app: App, timeout: float, as_json: bool) -> None:
     from .api.client import ApiError, DaemonNotRunning, TacitClient
     from .api.server import default_socket_path
 
-    try:
-        settings = app.settings
-    except ConfigError as exc:  # a daemon may be running on the config it read before the file broke
-        click.echo(f"warning: {exc}; looking for the daemon with the defaults and TACIT_* instead", err=True)
-        params = click.get_current_context().find_root().params
-        settings = load_settings(Path(os.devnull), data_dir=params.get("data_dir"))
+    settings = _settings_to_find_the_daemon(app)
     state = lifecycle.pid_state(settings.pid_path)
     socket_path = default_socket_path(settings)
     facts: dict[str, Any] | None = None

@@ -71,6 +71,9 @@ def test_sighup_reloads_the_config_and_a_broken_file_keeps_the_running_one(tmp_p
         out = tacit(d, "status")  # reads the same broken file, and still finds the daemon
         assert out.returncode == 0 and "not valid TOML" in out.stderr
         assert "config: not reloaded at" in out.stdout and "running on the previous one" in out.stdout
+        stopped = tacit(d, "stop")  # the broken file must not keep the user from stopping it
+        assert stopped.returncode == 0 and "not valid TOML" in stopped.stderr, stopped.stderr
+        assert d.proc.wait(timeout=15) == 0
 
 
 def test_scheduled_jobs_run_and_report(daemon):
