@@ -156,7 +156,9 @@ def forget(app: App, proposition_id: int | None, since: datetime | None, before:
     scoped = since is not None or before is not None or app_name is not None
     if observations_only and not scoped:
         raise click.UsageError("--observations-only needs --app, --since or --before")
-    if (proposition_id is None) == (not scoped):
+    if proposition_id is None and not scoped:
+        raise click.UsageError("say what to forget: a proposition ID, or --since/--before/--app")
+    if proposition_id is not None and scoped:
         raise click.UsageError("give either a proposition ID or --since/--before/--app, not both")
     store = app.store
     if proposition_id is not None:

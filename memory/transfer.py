@@ -87,6 +87,8 @@ def import_jsonl(store: Store, lines: Iterable[str]) -> dict[str, int]:
                 continue
             try:
                 record = json.loads(line)
+                if not isinstance(record, dict) or "type" not in record:
+                    raise ValueError('no "type" field: not a line of a tacit export')
                 kind = record.pop("type")
                 added = _import_record(store, kind, record)
             except (ValueError, KeyError, TypeError, ValidationError) as exc:

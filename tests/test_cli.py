@@ -94,6 +94,15 @@ def test_forget_by_id_and_since(tacit):
     assert tacit.json("recent") == []
 
 
+@pytest.mark.parametrize(("args", "says"), [
+    (("forget", "--yes"), "say what to forget"),
+    (("forget", "1", "--since", "1h"), "not both"),
+])
+def test_forget_without_a_target_or_with_two_says_which(tacit, args, says):
+    proc = tacit(*args, ok=False)
+    assert proc.returncode == 2 and says in proc.stderr
+
+
 def test_forget_says_when_a_reader_keeps_the_text_in_the_file(tacit):
     secret = tacit.json("add", "Sam's locker code is 4711")
     reader = connect(tacit.data / "tacit.db")
@@ -130,7 +139,7 @@ def test_export_import_round_trip(tacit, tmp_path):
         (("add", "x", "--confidence", "1.7"), "1.7 is not in the range"),
         (("add", "   "), "invalid text"),
         (("query", "x", "--since", "yesterday-ish"), "cannot read time"),
-        (("forget",), "give either a proposition ID or --since"),
+        (("forget",), "say what to forget: a proposition ID, or --since"),
     ],
 )
 def test_bad_input_gets_one_clear_line_and_changes_nothing(tacit, args, message):

@@ -59,6 +59,14 @@ def test_a_bad_line_imports_nothing(tmp_path):
         assert b.counts() == {k: 0 for k in b.counts()}
 
 
+@pytest.mark.parametrize("line", ['{"text": "x"}', '["observation"]', '"observation"'])
+def test_a_line_that_is_not_a_record_says_so(tmp_path, line):
+    with Store(tmp_path / "b.db") as b:
+        with pytest.raises(ImportError_, match=r'line 1: ValueError: no "type" field: not a line of a tacit export'):
+            import_jsonl(b, [line])
+        assert b.counts() == {k: 0 for k in b.counts()}
+
+
 def test_conflicting_ids_are_refused(tmp_path):
     with Store(tmp_path / "a.db") as a:
         fill(a)
