@@ -310,6 +310,32 @@ def test_confirm_reject_with_a_note_and_forget_after_asking(daemon_with):
     assert client.get(kept_id).proposition.status == "current"
 
 
+def test_keys_typed_in_one_burst_after_slash_go_to_the_search_box_not_to_the_list(daemon_with):
+    """'/rust' pasted or typed fast: Pilot's press waits between keys, so the keys are posted at once here,
+    as a terminal delivers them. 'r' and 'c' reached the list before the focus moved, and rejected or
+    confirmed the top belief."""
+    from textual import events
+
+    d, ids = daemon_with
+    client = d.client()
+
+    async def scenario(pilot) -> None:
+        t = await loaded(pilot)
+        top = t.current_id
+        for key in ("slash", "r", "u", "s", "t", "slash", "c"):  # as Pilot's press sends each, without its waits
+            event = events.Key(key, "/" if key == "slash" else key)
+            event.set_sender(pilot.app)
+            pilot.app._driver.send_message(event)
+        await until(pilot, lambda: pilot.app.screen.query_one("#search").value == "rust/c",
+                    "the burst in the box, the second '/' as a character")
+        await pilot.pause()
+        scenario.top = top
+
+    run(TacitApp(d.socket), scenario)
+    belief = client.get(scenario.top)
+    assert belief.proposition.status == "current" and belief.feedback == []
+
+
 def test_edit_writes_a_new_user_version_and_keeps_the_old_one(daemon_with):
     d, ids = daemon_with
     client = d.client()

@@ -36,7 +36,7 @@ class BeliefsScreen(BeliefActions, Screen[None]):
     """Lists propositions page by page (first paint after one page), and live search results."""
 
     BINDINGS = [
-        Binding("slash", "focus_search", "Search"),
+        Binding("slash", "focus_search", "Search", priority=True),  # see action_focus_search
         Binding("escape", "clear_search", "Clear search", show=False),
         Binding("enter", "open", "Details", show=False),
         *BELIEF_BINDINGS,
@@ -193,8 +193,19 @@ class BeliefsScreen(BeliefActions, Screen[None]):
         if focused:
             self.table.focus()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """In the search box '/' is a character to type."""
+        if action == "focus_search":
+            return self.focused is not self.query_one("#search", Input)
+        return True
+
     def action_focus_search(self) -> None:
-        self.query_one("#search", Input).focus()
+        """Keys typed in one burst after '/' (a paste, fast typing) must reach the search box, not the list,
+        where 'r' rejected and 'c' confirmed the top belief. The app sends each key to the widget focused when
+        the app reads it, and a plain binding runs only as '/' bubbles up from the list, after the app has
+        sent the next keys on. So '/' is a priority binding, which the app runs before reading the next key,
+        and the focus moves at once (Screen.set_focus), not on the next turn of the loop (Widget.focus)."""
+        self.set_focus(self.query_one("#search", Input))
 
     def action_clear_search(self) -> None:
         search = self.query_one("#search", Input)
