@@ -49,6 +49,7 @@ def _socket(app: App) -> Path:
 @pass_app
 def daemon(app: App, log_level: str | None, log_file: Path | None) -> None:
     """Run the daemon in the foreground (what `tacit start` and the service run). Ctrl-C stops it."""
+    from .logs import LogFileError
     from .runtime import run_daemon
 
     params = click.get_current_context().find_root().params
@@ -61,7 +62,7 @@ def daemon(app: App, log_level: str | None, log_file: Path | None) -> None:
     try:
         code = run_daemon(settings_now(app.settings), reload=lambda: settings_now(
             load_settings(params.get("config_path"), data_dir=params.get("data_dir"))), log_file=log_file)
-    except lifecycle.LifecycleError as exc:
+    except (lifecycle.LifecycleError, LogFileError) as exc:
         raise click.ClickException(str(exc)) from exc
     raise SystemExit(code)
 
@@ -225,6 +226,8 @@ def _print_status(facts: dict[str, Any], socket_path: Path) -> None:
     out(f"daemon: RSS {p['rss_mb']:.0f} MB, CPU {p['cpu_s']:.1f} s{child}")
     if (config := d.get("config") or {}).get("error"):
         out(f"config: {config['error']} (running on the previous one)")
+    if (logged := d.get("log") or {}).get("error"):
+        out(f"log: {logged['error']}")
     enc = d.get("encryption", {})
     out(enc.get("describe") or ("encrypted" if facts["encrypted"] else "NOT encrypted"))
 

@@ -65,10 +65,12 @@ NOTEWORTHY = ("backup", "gc", "stats")  # jobs whose results are logged at INFO;
 class Daemon:
     """The running daemon; also the API's `Services` (daemon/api/app.py)."""
 
-    def __init__(self, settings: Settings, reload: Callable[[], Settings] | None = None):
+    def __init__(self, settings: Settings, reload: Callable[[], Settings] | None = None,
+                 log_pump: LogPump | None = None):
         from .api.stores import ThreadStores
 
         self.settings = settings
+        self._log_pump = log_pump  # None: the log goes to the stderr we were given
         self._reload_settings = reload or (lambda: load_settings(data_dir=settings.data_dir))
         self._stores = ThreadStores(settings.db_path)
         self._embedder: Any = None
@@ -114,6 +116,7 @@ class Daemon:
             "jobs": self._jobs_status(),
             "encryption": self._encryption,
             "config": self._config,
+            "log": self._log_pump.status() if self._log_pump else {"file": None, "ok": True, "error": None},
         }
 
     # -- status parts -----------------------------------------------------------------------------
@@ -412,20 +415,19 @@ def run_daemon(settings: Settings, reload: Callable[[], Settings] | None = None,
     """
     from .lifecycle import PidFile
 
-    if log_file is not None:
-        LogPump(log_file, settings.daemon.log_max_mb, settings.daemon.log_backups)
-    faulthandler.enable()  # the embedder's llama.cpp runs in this process: a crash leaves its stack in the log
-    setup_logging(settings.daemon.log_level)
     private_data(settings)
     pidfile = PidFile(settings.pid_path)
-    pidfile.acquire()
-    if pidfile.replaced_stale is not None and pidfile.replaced_stale != os.getpid():
-        log.warning("stale pidfile (pid %s is not running tacit) replaced", pidfile.replaced_stale)
+    pidfile.acquire()  # first: a second daemon says so on the terminal, not in the first one's log file
     try:
-        return asyncio.run(_run(settings, reload))
+        pump = LogPump(log_file, settings.daemon.log_max_mb, settings.daemon.log_backups) if log_file else None
+        faulthandler.enable()  # the embedder's llama.cpp runs in this process: a crash leaves its stack in the log
+        setup_logging(settings.daemon.log_level)
+        if pidfile.replaced_stale is not None and pidfile.replaced_stale != os.getpid():
+            log.warning("stale pidfile (pid %s is not running tacit) replaced", pidfile.replaced_stale)
+        return asyncio.run(_run(settings, reload, pump))
     finally:
         pidfile.release()
 
 
-async def _run(settings: Settings, reload: Callable[[], Settings] | None) -> int:
-    return await Daemon(settings, reload).run()
+async def _run(settings: Settings, reload: Callable[[], Settings] | None, pump: LogPump | None) -> int:
+    return await Daemon(settings, reload, pump).run()

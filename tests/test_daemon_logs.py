@@ -127,27 +127,82 @@ def test_a_stuck_pump_loses_lines_but_never_blocks_the_process(tmp_path):
     assert kept == list(range(len(kept))) and 1000 < len(kept) < 40_000  # what the pipe held, in order
 
 
-def test_a_killed_pump_does_not_take_the_daemon_down(tmp_path):
+def test_a_killed_pump_is_reported_in_status_and_in_the_file_and_a_second_daemon_errs_on_the_terminal(tmp_path):
     data = tmp_path / "data"
     sock = short_socket_dir() / "tacit.sock"
     env = daemon_env(data, sock, model=None)
     started = _tacit(env, "start", "--json")
     assert started.returncode == 0, started.stderr
     pid = json.loads(started.stdout)["pid"]
+    log = data / "daemon.log"
     try:
+        other = tmp_path / "other.log"
+        second = _tacit(env, "daemon", "--log-file", str(other), timeout=60)
+        assert second.returncode == 1 and "tacit is already running" in second.stderr, second  # on the terminal
+        assert not other.exists(), "the pidfile is taken before the log file is opened"
+
+        status = json.loads(_tacit(env, "status", "--json").stdout)
+        assert status["daemon"]["log"] == {"file": str(log), "ok": True, "error": None}
         pump = _child(pid, "pump_main")
         pump.kill()
         wait_until(lambda: _gone(pump), 10, what="the pump to die")
         os.kill(pid, signal.SIGHUP)  # the daemon logs the reload into the broken pipe
-        status = _tacit(env, "status", "--json")
-        assert status.returncode == 0 and json.loads(status.stdout)["daemon"]["pid"] == pid
-        assert json.loads(status.stdout)["daemon"]["config"]["error"] is None
+        status = wait_until(lambda: (s := json.loads(_tacit(env, "status", "--json").stdout))["daemon"]["log"]["error"]
+                            and s, 30, what="the pump's end in the status")
+        assert status["daemon"]["pid"] == pid and status["daemon"]["config"]["error"] is None  # it goes on
+        assert status["daemon"]["log"]["ok"] is False
+        assert "the log pump exited (status -9)" in status["daemon"]["log"]["error"]
+        assert "log: the log pump exited (status -9)" in _tacit(env, "status").stdout
+        last = log.read_text().splitlines()[-1]
+        assert "level=ERROR logger=tacit.log" in last and "the log pump exited (status -9)" in last
     finally:
         stopped = _tacit(env, "stop", "--json")
         if pid_state(data / "tacit.pid").running:
             os.kill(pid, signal.SIGKILL)
     assert stopped.returncode == 0 and json.loads(stopped.stdout)["stopped"], stopped.stderr
     wait_until(lambda: not psutil.pid_exists(pid) or _gone(psutil.Process(pid)), 10, what="the daemon to exit")
+
+
+def test_a_log_file_that_cannot_be_written_is_one_line_on_the_terminal_and_nothing_runs(tmp_path):
+    data = tmp_path / "data"
+    env = daemon_env(data, short_socket_dir() / "tacit.sock", model=None)
+    (tmp_path / "a-file").write_text("")
+    # /proc/version opens for writing but cannot be appended to: only the pump's own open fails
+    for path, why in [("/proc/version", "Invalid argument"), (str(tmp_path / "a-file" / "daemon.log"), "File exists")]:
+        out = _tacit(env, "daemon", "--log-file", path, timeout=60)  # before: the daemon ran on, with no log
+        assert out.returncode == 1, out
+        assert out.stderr.startswith(f"Error: cannot write the log file {path}: ") and why in out.stderr, out.stderr
+        assert out.stderr.count("\n") == 1, out.stderr  # one line, no traceback
+        assert not pid_state(data / "tacit.pid").running and not (data / "tacit.pid").exists()
+        assert not (data / "tacit.db").exists(), "nothing was started"
+
+
+def test_a_full_disk_costs_one_line_a_minute_on_the_pumps_stderr(tmp_path):
+    lines = "".join(f"line {i}\n" for i in range(3000))
+    run = subprocess.run([sys.executable, "-c", "from tacitd.daemon.logs import pump_main; pump_main()",
+                          "/dev/full", "1000000", "1", "marker"], input=lines, capture_output=True, text=True,
+                         timeout=60)  # /dev/full: every write fails with ENOSPC
+    assert run.returncode == 0 and run.stdout == "ready\n", run
+    complaints = run.stderr.splitlines()
+    assert len(complaints) == 1, complaints[:20]  # before: a 15-line traceback for each of the 3000 lines
+    assert "cannot write /dev/full" in complaints[0] and "No space left on device" in complaints[0]
+
+
+UNENDED = """
+import os, sys
+from pathlib import Path
+from tacitd.daemon.logs import LogPump
+
+LogPump(Path(sys.argv[1]), max_mb=1.0, backups=1)
+os.write(2, b"first\\n\\nsecond\\na native message without a newline")
+"""
+
+
+def test_a_last_line_without_a_newline_is_kept_whole_and_the_exit_marker_stays_out(tmp_path):
+    log = tmp_path / "daemon.log"
+    run = subprocess.run([sys.executable, "-c", UNENDED, str(log)], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0 and run.stderr == "", run
+    assert log.read_text().splitlines() == ["first", "", "second", "a native message without a newline"]
 
 
 def test_a_started_daemon_and_its_model_child_log_into_a_bounded_private_file(tmp_path):
