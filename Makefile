@@ -71,6 +71,7 @@ bench: system-deps llama
 	$(BIN)/python bench/daemon.py --json
 	$(BIN)/python bench/tui.py --json
 	$(BIN)/python bench/growth.py --json
+	$(BIN)/python bench/context_floor.py --json
 	$(BIN)/python bench/retrieval.py --encrypted --json
 
 clean:
