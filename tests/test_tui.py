@@ -27,8 +27,7 @@ from daemon_proc import DaemonProc, running_daemon, short_socket_dir, wait_until
 
 from textual.widgets import Static
 
-from tacitd.daemon.api.client import ApiError
-from tacitd.daemon.api.schemas import StatusOut
+from tacitd.daemon.api.client import ApiError, StatusOut
 from tacitd.daemon.backends import build_embedder
 from tacitd.daemon.config import load_settings
 from tacitd.memory.store import Store

@@ -30,8 +30,7 @@ from textual.screen import ModalScreen
 from textual.signal import Signal
 from textual.worker import get_current_worker
 
-from tacitd.daemon.api.client import ApiError, DaemonNotRunning, TacitClient
-from tacitd.daemon.api.schemas import StatusOut
+from tacitd.daemon.api.client import ApiError, DaemonNotRunning, StatusOut, TacitClient
 
 from .screens.activity import ActivityScreen
 from .screens.beliefs import DEFAULT_FILTERS, FIRST_PAGE, BeliefsScreen

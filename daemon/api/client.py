@@ -36,7 +36,10 @@ from .schemas import (
 )
 from .paths import default_socket_path
 
-__all__ = ["ApiError", "DaemonNotRunning", "TacitClient"]
+# The client and the types its methods return: a program (the TUI) that talks to the daemon imports
+# them from here, not from the server's schemas.
+__all__ = ["ActivityReport", "ApiError", "ContextBlock", "DaemonNotRunning", "Detail", "Event", "ForgetResult",
+           "Listing", "PauseOut", "PushReport", "QuarantineItem", "SearchOut", "StatusOut", "TacitClient"]
 
 M = TypeVar("M", bound=BaseModel)
 BASE_URL = "http://tacit"  # the host is not used on a Unix socket; requests still need one
