@@ -704,6 +704,16 @@ def notices(pilot, words: str) -> int:
     return sum(words in str(n.message) for n in pilot.app._notifications)
 
 
+async def forget_then_quit(pilot) -> None:
+    """f y on the selected row, then q, with the daemon stopped: the forget is out, and q says it waits for it."""
+    await pilot.press("f")
+    await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen), "the forget dialog")
+    await pilot.press("y")
+    await until(pilot, lambda: not isinstance(pilot.app.screen, ConfirmScreen), "the forget to be sent")
+    await pilot.press("q")
+    await until(pilot, lambda: notices(pilot, "still being sent to the daemon"), "the notice", timeout=QUIT_WAIT_S)
+
+
 def test_quitting_with_a_change_still_being_sent_says_so_waits_then_names_it_on_the_terminal(daemon_with):
     """f y to a stopped daemon, then q: the request sits in the socket and may be applied after the TUI is gone.
 
@@ -722,12 +732,7 @@ def test_quitting_with_a_change_still_being_sent_says_so_waits_then_names_it_on_
         await select_row(pilot, forget_id)
         text = table(pilot).beliefs[forget_id].proposition.text
         os.kill(d.pid, signal.SIGSTOP)
-        await pilot.press("f")
-        await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen), "the forget dialog")
-        await pilot.press("y")
-        await until(pilot, lambda: not isinstance(pilot.app.screen, ConfirmScreen), "the forget to be sent")
-        await pilot.press("q")
-        await until(pilot, lambda: notices(pilot, "still being sent to the daemon"), "the notice", timeout=QUIT_WAIT_S)
+        await forget_then_quit(pilot)
         assert pilot.app.is_running  # not gone in silence
         waited.append(await exited(app, QUIT_WAIT_S + 5))
         assert any(text[:20] in str(m) and "may still" in str(m) for m in app._exit_renderables)
@@ -750,12 +755,7 @@ def test_quitting_waits_for_a_change_answered_meanwhile_then_quits_with_nothing_
         await select_row(pilot, forget_id)
         os.kill(d.pid, signal.SIGSTOP)
         try:
-            await pilot.press("f")
-            await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen), "the forget dialog")
-            await pilot.press("y")
-            await until(pilot, lambda: not isinstance(pilot.app.screen, ConfirmScreen), "the forget to be sent")
-            await pilot.press("q")
-            await until(pilot, lambda: notices(pilot, "still being sent"), "the notice", timeout=QUIT_WAIT_S)
+            await forget_then_quit(pilot)
         finally:
             os.kill(d.pid, signal.SIGCONT)
         await exited(app, QUIT_WAIT_S + 5)
