@@ -41,7 +41,6 @@ The token budget is not modelled (lines are not cut); at the default budgets
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import tempfile
@@ -50,7 +49,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import platformdirs
 
 sys.path.insert(0, str(Path(__file__).parent / "data"))
 import embed_quality  # noqa: E402
@@ -75,7 +73,7 @@ RULE = (f"on the tuning half: the most unanswerable questions left empty, then t
         f"while answerable recall stays within {MAX_RECALL_DROP} of the hand-picked constants' on the query as asked")
 
 
-def searched(path: Path, keys: dict[int, str], queries: Sequence[sam.Query], qvecs: np.ndarray) -> list[list[Hit]]:
+def searched(path: Path, queries: Sequence[sam.Query], qvecs: np.ndarray) -> list[list[Hit]]:
     """Each question's hits, searched the way ops.context searches (pool size, configured parameters)."""
     params = Settings().retrieval
     with Store(path) as store:
@@ -195,7 +193,7 @@ def run(cache: Path, vector_cache: Path | None) -> dict[str, Any]:
         db = Path(tmp) / "sam.db"
         keys = embed_quality.build_store(db, items, vecs, EMBEDDER, False)
         for variant, texts in embedded.items():
-            hits[variant] = searched(db, keys, queries, vcache.get(EMBEDDER + "/query", texts, embedder.embed_query))
+            hits[variant] = searched(db, queries, vcache.get(EMBEDDER + "/query", texts, embedder.embed_query))
 
     def on(variant: str, ix: list[int]) -> list[list[Hit]]:
         return [hits[variant][i] for i in ix]
@@ -226,23 +224,17 @@ def run(cache: Path, vector_cache: Path | None) -> dict[str, Any]:
                                row["unanswerable"]["empty"], row["unanswerable"]["wrong_lines"]]
                               for row in grid(held_hits, keys, held)],
         }
-    held_hits = {variant: on(variant, held_ix) for variant in embedded}
     out["held_out_change_before_to_now"] = {
         "before": "as_asked with BEFORE", "now": "name_removed with the ops constants",
-        "after_minus_before": change(per_question(held_hits["as_asked"], keys, held, *BEFORE),
-                                     per_question(held_hits["name_removed"], keys, held, *current))}
+        "after_minus_before": change(per_question(on("as_asked", held_ix), keys, held, *BEFORE),
+                                     per_question(on("name_removed", held_ix), keys, held, *current))}
     out["grid_columns"] = ["min_relevance", "relative_relevance", "answerable_recall", "unanswerable_empty",
                            "unanswerable_wrong_lines"]
     return out
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cache", type=Path, default=platformdirs.user_cache_path("tacit") / "models",
-                        help="model cache holding all-minilm-l6-v2-f16.gguf (default: tacit's)")
-    parser.add_argument("--vector-cache", type=Path, help="an .npz to keep embeddings in between runs")
-    parser.add_argument("--json", action="store_true", help="print only the JSON result, on one line")
-    args = parser.parse_args()
+    args = embed_quality.parser_for(__doc__).parse_args()
     print(json.dumps(run(args.cache, args.vector_cache), indent=None if args.json else 2))
 
 

@@ -309,12 +309,18 @@ def verdict(rep: dict) -> dict[str, bool]:
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def parser_for(doc: str | None) -> argparse.ArgumentParser:
+    """The options every benchmark on the labelled set takes (bench/context_floor.py too)."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cache", type=Path, default=platformdirs.user_cache_path("tacit") / "models",
                         help="model cache holding the GGUFs (default: tacit's)")
     parser.add_argument("--vector-cache", type=Path, help="an .npz to keep embeddings in between runs")
     parser.add_argument("--json", action="store_true", help="print only the JSON result")
+    return parser
+
+
+def main() -> None:
+    parser = parser_for(__doc__)
     parser.add_argument("--no-timing", action="store_true", help="skip the per-text embedding cost")
     parser.add_argument("--only", help="measure only this embedder (preset name)")
     parser.add_argument("--tune", action="store_true",
