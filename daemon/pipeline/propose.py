@@ -88,6 +88,7 @@ class Proposals:
     propositions: list[Proposition] = field(default_factory=list)
     dropped: list[Dropped] = field(default_factory=list)
     neutralised: int = 0  # texts and titles withheld from the model's view (injection.py)
+    session: str = ""  # the session text the model was shown (session_text)
 
 
 def fence_safe(text: str) -> str:
@@ -233,7 +234,7 @@ def propose(llm: LLM, screened: Screened, user_name: str = "the user") -> Propos
     session, removed = session_text(screened.segment.observations, user_name)
     messages = propose_messages(session, user_name, merely_seen=screened.action == "low_information")
     drafts = llm.complete_json(messages, Drafts, max_tokens=output_budget(Drafts))
-    out = Proposals(neutralised=removed)
+    out = Proposals(neutralised=removed, session=session)
     for d in drafts.propositions:
         if d.basis == "only saw":
             out.dropped.append(Dropped(d.text, "only seen, not done"))

@@ -13,6 +13,7 @@ observations just processed changed them.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -77,15 +78,18 @@ class Pipeline:
     learned: Learned = field(default_factory=Learned)
     _examples: list[tuple[str, Vector]] | None = field(default=None, init=False, repr=False)
 
-    def drop_example_like(self, proposals: Proposals, observations: Sequence[Observation]) -> Proposals:
+    def drop_example_like(self, proposals: Proposals, observations: Sequence[Observation],
+                          embed: Embed | None = None) -> Proposals:
         """Drafts that say what a worked example says, by meaning (propose.like_example); needs the embedder."""
-        if self.embed is None or not proposals.propositions:
+        embed = embed or self.embed
+        if embed is None or not proposals.propositions:
             return proposals
         if self._examples is None:
-            self._examples = [(d.text, v) for d in EXAMPLE_ANSWER.propositions if (v := self.embed(d.text)) is not None]
-        session, kept = session_text(observations, self.user)[0], []  # what the model was shown
+            self._examples = [(d.text, v) for d in EXAMPLE_ANSWER.propositions if (v := embed(d.text)) is not None]
+        # what the model was shown (a stand-in propose may not say)
+        session, kept = proposals.session or session_text(observations, self.user)[0], []
         for p in proposals.propositions:
-            vector = self.embed(p.text)
+            vector = embed(p.text)
             similar = [] if vector is None else [(text, cosine(vector, v)) for text, v in self._examples]
             if like_example(p.text, session, similar):
                 proposals.dropped.append(Dropped(p.text, "copies the worked example (by meaning)"))
@@ -102,7 +106,9 @@ class Pipeline:
             return Outcome(note="low information: not sent to the model")
         calls_before = len(self.llm.usage.calls)
         t0 = time.perf_counter()
-        proposals = self.drop_example_like(self.propose(self.llm, screened, self.user), seg.observations)
+        # each draft is embedded once, for the example check and for revise
+        embed = functools.lru_cache(maxsize=None)(self.embed) if self.embed is not None else None
+        proposals = self.drop_example_like(self.propose(self.llm, screened, self.user), seg.observations, embed)
         drafts = proposals.propositions
         self.learned.dropped += [(seg.key, d) for d in proposals.dropped]
         t1 = time.perf_counter()
@@ -119,7 +125,7 @@ class Pipeline:
                 notes.append(verdict.note)
         t2 = time.perf_counter()
         evidence = [o.id for o in seg.observations if o.id is not None and o.text.strip()] or seg.observation_ids
-        result = revise(self.store, self.llm, kept, evidence, self.embed, seg.started_at, self.revise_params)
+        result = revise(self.store, self.llm, kept, evidence, embed, seg.started_at, self.revise_params)
         t3 = time.perf_counter()
         timing.propose_s, timing.audit_s, timing.revise_s = t1 - t0, t2 - t1, t3 - t2
         timing.drafts = len(drafts)
