@@ -29,6 +29,12 @@ Status = Literal["current", "superseded", "rejected"]
 FeedbackKind = Literal["confirm", "reject"]
 
 MAX_DURATION_S = 7 * 24 * 3600.0
+
+
+def capped_duration(seconds: float) -> float:
+    """A span an observer measured, as an Observation holds it: a machine asleep for longer than a week
+    counts as a week (MAX_DURATION_S), rather than failing validation in the observer."""
+    return min(max(seconds, 0.0), MAX_DURATION_S)
 MAX_OBSERVATION_TEXT = 100_000
 
 

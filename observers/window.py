@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from tacitd.memory.types import MAX_DURATION_S, Observation, utcnow
+from tacitd.memory.types import Observation, capped_duration, utcnow
 
 from .base import Observer, Sink
 from .platform import Desktop
@@ -55,9 +55,8 @@ class WindowObserver(Observer):
 
     @staticmethod
     def _observation(w: WindowInfo, since: datetime, duration_s: float) -> Observation:
-        # A window left focused over a week (a machine asleep) counts as a week, the most one observation holds.
         return Observation(observer="window", app=w.app, window_title=w.title, url=w.url, captured_at=since,
-                           duration_s=min(duration_s, MAX_DURATION_S))
+                           duration_s=capped_duration(duration_s))
 
 
 class InputObserver(Observer):
@@ -99,7 +98,7 @@ class InputObserver(Observer):
         if (now - self._window_start).total_seconds() < self.report_every_s:
             return None
         obs = Observation(observer="input", captured_at=self._window_start,
-                          duration_s=(now - self._window_start).total_seconds(),
+                          duration_s=capped_duration((now - self._window_start).total_seconds()),
                           meta={"active_s": self._active, "idle_s": self._idle})
         self._active = self._idle = 0.0
         self._window_start = now

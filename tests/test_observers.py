@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tacitd.memory.store import Store
+from tacitd.memory.types import MAX_DURATION_S, utcnow
 from tacitd.observers.base import Observer, Supervisor
 from tacitd.observers.files import FilesObserver
 from tacitd.observers.ocr import TesseractReader
@@ -184,6 +185,13 @@ def test_text_goes_to_the_window_active_during_the_capture(x, desktop, store):
     assert observer.stats["unstable"] == 1  # read before the click, checked after: retaken
     assert obs is not None and (obs.app, obs.window_title) == ("Gedit", "report.md — Editor")
     assert mail is not None
+
+
+def test_input_time_after_a_machine_slept_over_a_week_counts_as_a_week(desktop, store):
+    observer = InputObserver(store.add_observation, PrivacyFilter(), desktop, report_every_s=60)
+    woke = utcnow() + timedelta(days=9)
+    obs = observer.sample(now=woke)
+    assert obs is not None and obs.duration_s == MAX_DURATION_S  # not a ValidationError in the observer
 
 
 def test_meta_is_stored_redacted(plain_store, db_path):
