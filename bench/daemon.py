@@ -124,6 +124,7 @@ def run(seconds: float, model: str | None, warm_up: bool = True) -> dict[str, ob
         wall = time.monotonic() - wall0
         cpu, child_cpu = cpu_s(main) - cpu0, (cpu_s(child, False) - child0) if child else 0.0
         final = status(http) or {}
+        child_mem = child.memory_info() if child else None  # one reading: the three figures add up
         d = final.get("daemon", {})
         return {
             "seconds": round(wall, 1),
@@ -135,12 +136,11 @@ def run(seconds: float, model: str | None, warm_up: bool = True) -> dict[str, ob
             "rss_mb": round(main.memory_info().rss / 2**20, 1),
             "rss_peak_mb": round(peak / 2**20, 1),
             "rss_mb_goal": 400,
-            "model_child_rss_mb": round(child.memory_info().rss / 2**20, 1) if child else None,
+            "model_child_rss_mb": round(child_mem.rss / 2**20, 1) if child_mem else None,
             # of which pages of mapped files (the model file, shared libraries): clean, dropped under pressure;
             # the rest is private memory
-            "model_child_rss_file_mb": round(child.memory_info().shared / 2**20, 1) if child else None,
-            "model_child_private_mb": round((child.memory_info().rss - child.memory_info().shared) / 2**20, 1)
-            if child else None,
+            "model_child_rss_file_mb": round(child_mem.shared / 2**20, 1) if child_mem else None,
+            "model_child_private_mb": round((child_mem.rss - child_mem.shared) / 2**20, 1) if child_mem else None,
             "model_child_cpu_s_per_min": round(child_cpu * 60 / wall, 2),
             "model_load_s": d.get("worker", {}).get("load_s"),
             "model_tok_s": d.get("worker", {}).get("tok_s"),

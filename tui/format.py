@@ -14,6 +14,11 @@ BAR_CELLS = 8
 _EIGHTHS = " ▏▎▍▌▋▊▉█"
 
 
+def one_line(text: str) -> str:
+    """Text for a single line of the screen: every run of whitespace, newlines too, one space."""
+    return " ".join(text.split())
+
+
 def confidence_bar(confidence: float, cells: int = BAR_CELLS) -> Text:
     """`██████▍  0.81`: a bar in eighths of a cell, coloured by how sure tacit is."""
     eighths = round(max(0.0, min(1.0, confidence)) * cells * 8)

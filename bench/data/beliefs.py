@@ -74,6 +74,6 @@ def seed(store: Store, n: int, now: datetime | None = None, embedder: Embedder |
         items.append((p, [e for e in evidence if e is not None], None))
     if embedder is not None:
         store.ensure_vector_index(embedder.name, embedder.dim)
-        vectors = [v for i in range(0, n, 256) for v in embedder.embed([p.text for p, _, _ in items[i:i + 256]])]
+        vectors = embedder.embed([p.text for p, _, _ in items])  # it batches itself
         items = [(p, ev, v) for (p, ev, _), v in zip(items, vectors, strict=True)]
     return store.add_propositions(items)

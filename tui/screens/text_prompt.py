@@ -9,6 +9,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
 
+from ..format import one_line
+
 
 class TextPromptScreen(ModalScreen[str | None]):
     """Dismisses with the text (maybe empty, when `allow_empty`), or None when cancelled."""
@@ -19,7 +21,7 @@ class TextPromptScreen(ModalScreen[str | None]):
                  allow_empty: bool = True) -> None:
         super().__init__()
         self.question, self.placeholder, self.ok = question, placeholder, ok
-        self.value = " ".join(value.split())  # the Input holds one line
+        self.value = one_line(value)  # the Input holds one line
         self.allow_empty = allow_empty
 
     def compose(self) -> ComposeResult:

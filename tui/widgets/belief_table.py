@@ -21,7 +21,7 @@ from textual.widgets import DataTable
 
 from tacitd.memory.types import Proposition, Support
 
-from ..format import age, confidence_bar
+from ..format import age, confidence_bar, one_line
 
 SortKey = Literal["confidence", "recency", "support"]
 SORTS: tuple[SortKey, ...] = ("confidence", "recency", "support")
@@ -90,7 +90,7 @@ def _cells(b: Belief, with_why: bool) -> list[Cell]:
     support = b.support
     if support is not None and p.status == "rejected":  # a later reject outweighs an earlier confirm
         support = support.model_copy(update={"confirmed": False})
-    cells = [ConfidenceCell(p.confidence), Cell(" ".join(p.text.split())), Cell(p.source), AgeCell(p.updated_at),
+    cells = [ConfidenceCell(p.confidence), Cell(one_line(p.text)), Cell(p.source), AgeCell(p.updated_at),
              SupportCell(support)]
     if with_why:
         cells.append(WhyCell(b.why))

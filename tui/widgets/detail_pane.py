@@ -13,7 +13,7 @@ from textual.widgets import Static
 
 from tacitd.memory.types import Feedback, Observation, Proposition, Support
 
-from ..format import confidence_bar, local
+from ..format import confidence_bar, local, one_line
 
 SNIPPET = 240
 
@@ -76,7 +76,7 @@ def evidence_text(evidence: Sequence[Observation]) -> Text:
         out.append(o.app or "?", style="bold")
         if o.window_title:
             out.append(f"  {o.window_title}", style="dim")
-        snippet = " ".join(o.text.split())
+        snippet = one_line(o.text)
         out.append("\n    " + (snippet[:SNIPPET] + ("…" if len(snippet) > SNIPPET else "") or "(no text)") + "\n")
     out.rstrip()
     return out
