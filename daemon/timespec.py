@@ -10,7 +10,7 @@ local zone (the `TZ` environment variable, else the system's).
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
@@ -51,7 +51,3 @@ def utc_offset_minutes(at: datetime | None = None) -> int:
     offset = (at or datetime.now(UTC)).astimezone().utcoffset()
     return int(offset.total_seconds() // 60) if offset else 0
 
-
-def local_day(value: datetime, offset_minutes: int) -> date:
-    """The user's calendar day of a UTC time, at a given offset (one evening is one day, wherever UTC midnight falls)."""
-    return (value.astimezone(UTC) + timedelta(minutes=offset_minutes)).date()

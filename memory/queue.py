@@ -227,6 +227,14 @@ class WorkQueue:
         return {pid: Support(sessions=counted.get(pid, (0, 0))[0], days=counted.get(pid, (0, 0))[1],
                              confirmed=pid in confirmed) for pid in proposition_ids}
 
+    def seen_on_day(self, proposition_id: int, when: datetime, utc_offset_minutes: int = 0) -> bool:
+        """Whether any of the proposition's evidence falls on `when`'s calendar day (days as in `support`)."""
+        shift = f"{int(utc_offset_minutes):+d} minutes"
+        return bool(self.conn.tuples(
+            "SELECT 1 FROM evidence e JOIN observations o ON o.id = e.observation_id "
+            "WHERE e.proposition_id = ? AND date(o.captured_at, ?) = date(?, ?) LIMIT 1",
+            [int(proposition_id), shift, to_db_time(when), shift]))
+
     def activity_since(self, since: datetime) -> Iterator[Observation]:
         """Every observation captured since `since`, in capture order, without its text (for stats).
 

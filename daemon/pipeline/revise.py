@@ -57,7 +57,7 @@ from tacitd.memory.types import Proposition, SearchFilters, Support
 from tacitd.memory.vectors import Vector
 from tacitd.models.llm import LLM
 
-from ..timespec import local_day, utc_offset_minutes
+from ..timespec import utc_offset_minutes
 from .confidence import ConfidenceParams, confidence
 from .queue import Action, Add, Link, Revise
 
@@ -234,8 +234,7 @@ def raised_support(store: Store, target_id: int, when: datetime, session_new: bo
     """
     offset = utc_offset_minutes(when)
     support = store.queue.support([target_id], offset)[target_id]
-    days = {local_day(o.captured_at, offset) for o in store.evidence_for(target_id, limit=10_000)}
-    new_day = local_day(when, offset) not in days
+    new_day = not store.queue.seen_on_day(target_id, when, offset)
     return Support(sessions=support.sessions + int(session_new), days=support.days + int(new_day),
                    confirmed=support.confirmed)
 
